@@ -1,0 +1,43 @@
+# Two commands: `make demo` (train, export, verify, benchmark -> artifacts/REPORT.md) and `make test`.
+# Both work on a fresh Debian machine: they create .venv and install the Debian data package.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FE := $(BIN)/fashion-edge
+ARTIFACTS ?= artifacts
+DATA_DIR := /usr/share/datasets/fashion-mnist
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+EXTRAS := train,export,litert,onnx,dev
+
+.PHONY: demo test data install clean
+
+demo: install data
+	$(FE) train --model linear --out $(ARTIFACTS)
+	$(FE) train --model edge --out $(ARTIFACTS)
+	$(FE) report --artifacts $(ARTIFACTS)
+	@echo "see $(ARTIFACTS)/REPORT.md"
+
+test: install data
+	$(BIN)/pytest
+
+# Debian's dataset-fashion-mnist: the real data, no download from a dataset URL at run time.
+data: $(DATA_DIR)/t10k-labels-idx1-ubyte.gz
+$(DATA_DIR)/t10k-labels-idx1-ubyte.gz:
+	$(SUDO) apt-get update
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist
+
+# Heavy dependencies are installed once per pyproject.toml change; the package itself is reinstalled
+# (not editable) every time, so tests always run against what a user would install.
+$(VENV)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet ".[$(EXTRAS)]"
+	touch $@
+
+install: $(VENV)/.deps
+	rm -rf build
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+
+clean:
+	rm -rf build *.egg-info $(ARTIFACTS)

@@ -1,0 +1,66 @@
+"""artifacts/REPORT.md: one page a person reads after `make demo`, rebuilt from the stages' JSON.
+
+The report reads only files (metrics.json, bundle/manifest.json, bench/results.json), so it never
+needs TensorFlow and always reflects what is on disk now.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fashion_edge.runtime.atomic import write_text_atomic
+
+MODEL_ORDER = ("linear", "edge")
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _model_dirs(artifacts: Path) -> list[Path]:
+    found = [p for p in sorted(artifacts.iterdir()) if (p / "metrics.json").is_file()] if artifacts.is_dir() else []
+    return sorted(found, key=lambda p: (MODEL_ORDER.index(p.name) if p.name in MODEL_ORDER else 99, p.name))
+
+
+def training_section(dirs: list[Path]) -> list[str]:
+    lines = ["## Training", "",
+             "Real Fashion-MNIST; validation split from the training set; test set (10,000 images) used "
+             "only for the figure below.", "",
+             "| model | parameters | epochs | test accuracy | worst class | train time |",
+             "|---|---:|---:|---:|---|---:|"]
+    for d in dirs:
+        m = _load(d / "metrics.json")
+        if not m:
+            continue
+        worst = min(m["per_class_accuracy"].items(), key=lambda kv: kv[1])
+        lines.append(f"| {m['model']} | {m['params']:,} | {m['epochs']} | {100 * m['test_accuracy']:.2f}% "
+                     f"| {worst[0]} {100 * worst[1]:.1f}% | {m['train_seconds']:.0f} s |")
+    lines.append("")
+    for d in dirs:
+        lines.append(f"- `{d.name}`: [curves]({d.name}/training_curves.png), "
+                     f"[confusion matrix]({d.name}/confusion_matrix.png), [flashcards]({d.name}/flashcards.png)")
+    return lines + [""]
+
+
+SECTIONS = [training_section]
+
+
+def render_report(artifacts: Path) -> str:
+    dirs = _model_dirs(artifacts)
+    lines = ["# fashion-edge report", ""]
+    if not dirs:
+        return "\n".join(lines + ["No trained models yet: run `make demo`.", ""])
+    for section in SECTIONS:
+        lines += section(dirs)
+    return "\n".join(lines)
+
+
+def write_report(artifacts: Path) -> Path:
+    artifacts = Path(artifacts)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    path = artifacts / "REPORT.md"
+    write_text_atomic(path, render_report(artifacts))
+    return path

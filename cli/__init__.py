@@ -1,0 +1,1 @@
+"""fashion_edge.cli: the `fashion-edge` command; each sub-command imports its stage only when it runs."""

@@ -1,0 +1,79 @@
+"""`fashion-edge`: one command, one sub-command per stage.
+
+The parser knows every sub-command's flags, but a stage's code (and TensorFlow) is imported only
+when that sub-command runs, so `--help`, `predict` and `info` stay light on a device.
+
+Exit codes: 0 success; 1 the work failed (bad data, bad image, parity breach, tampered bundle);
+2 usage error or a missing optional extra; 130 interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from fashion_edge.runtime.errors import FashionEdgeError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (not usage + error) and exit 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from fashion_edge.train.trainer import TrainConfig, train
+
+    result = train(TrainConfig(model=args.model, out=Path(args.out), epochs=args.epochs,
+                               seed=args.seed, data_dir=args.data, limit=args.limit))
+    print(f"{args.model}: test accuracy {100 * result.test_accuracy:.2f}%, {result.params:,} parameters, "
+          f"{result.epochs} epochs in {result.seconds:.0f} s -> {result.model_dir}")
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from fashion_edge.benchmarks.report import write_report
+
+    path = write_report(Path(args.artifacts))
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="fashion-edge", description=__doc__.split("\n\n")[0],
+                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                     epilog="exit codes: 0 ok, 1 failed, 2 usage error or missing extra, 130 interrupted")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train a model on Fashion-MNIST -> artifacts/<model>/")
+    p.add_argument("--model", required=True, choices=["linear", "edge"])
+    p.add_argument("--epochs", type=int, default=None, help="default: the model's own (linear 10, edge 12)")
+    p.add_argument("--out", default="artifacts", help="artifacts folder (default: artifacts)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", type=Path, default=None,
+                   help="folder with the four *-ubyte.gz files (default: $FASHION_MNIST_DIR, Debian's package, Keras)")
+    p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
+    p.set_defaults(run=_run_train)
+
+    p = sub.add_parser("report", help="(re)write artifacts/REPORT.md from what the stages wrote")
+    p.add_argument("--artifacts", default="artifacts")
+    p.set_defaults(run=_run_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except FashionEdgeError as exc:
+        print(f"fashion-edge {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"fashion-edge {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,83 @@
+"""The `fashion-edge` command as a user runs it: exit codes and one-line errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fashion_edge.cli", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def test_help_is_fast_and_does_not_import_tensorflow():
+    code = ("import sys; from fashion_edge.cli.main import build_parser; build_parser(); "
+            "print([m for m in ('tensorflow', 'keras', 'tf2onnx') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert run("--help").returncode == 0
+
+
+def test_unknown_model_is_a_usage_error():
+    result = run("train", "--model", "resnet")
+    assert result.returncode == 2
+    assert "invalid choice: 'resnet'" in one_line(result.stderr)
+
+
+def test_unknown_flag_is_a_usage_error():
+    result = run("train", "--model", "linear", "--frobnicate")
+    assert result.returncode == 2
+    assert "--frobnicate" in one_line(result.stderr)
+
+
+def test_missing_data_is_one_line_naming_the_ways_to_get_it(tmp_path):
+    result = run("train", "--model", "linear", "--data", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert "dataset-fashion-mnist" in line and "FASHION_MNIST_DIR" in line
+    assert not (tmp_path / "out" / "linear").exists()
+
+
+def test_corrupt_gz_is_one_line(data, tmp_path):
+    import shutil
+
+    from fashion_edge.train.data import FILES
+
+    for name in FILES:
+        shutil.copy(Path(data.source) / name, tmp_path / name)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
+    result = run("train", "--model", "linear", "--data", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 1
+    assert "t10k-labels" in one_line(result.stderr)
+
+
+def test_unwritable_out_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run("train", "--model", "linear", "--out", str(blocker / "artifacts"))
+    assert result.returncode == 1
+    assert "cannot write" in one_line(result.stderr)
+
+
+@pytest.mark.slow
+def test_train_then_report(tmp_path):
+    result = run("train", "--model", "linear", "--epochs", "1", "--limit", "2000", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "linear: test accuracy" in result.stdout
+    metrics = json.loads((tmp_path / "linear" / "metrics.json").read_text())
+    assert metrics["epochs"] == 1
+    result = run("report", "--artifacts", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| linear | 7,850 | 1 |" in report

@@ -1,0 +1,49 @@
+"""Packaging contract: one distribution whose wheel holds only fashion_edge/**, tested as installed."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+STAGES = ("cli", "train", "export", "runtime", "benchmarks")
+
+
+def test_tests_run_against_the_installed_package_not_the_source_tree():
+    import fashion_edge.runtime
+
+    assert "site-packages" in Path(fashion_edge.runtime.__file__).parts
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(out), str(REPO)], check=True, capture_output=True)
+    (found,) = out.glob("fashion_edge-*.whl")
+    return found
+
+
+def test_wheel_contains_only_the_fashion_edge_namespace(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/", 1)[0] for n in names}
+    assert tops == {"fashion_edge", next(t for t in tops if t.endswith(".dist-info"))}
+    for stage in STAGES:
+        assert f"fashion_edge/{stage}/__init__.py" in names
+    assert not any(n.startswith("fashion_edge/tests") for n in names)
+
+
+def test_wheel_metadata_keeps_heavy_libraries_in_extras(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        meta = zf.read(next(n for n in zf.namelist() if n.endswith("METADATA"))).decode()
+    requires = [line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Requires-Dist:")]
+    base = [r for r in requires if "extra ==" not in r]
+    assert sorted(r.split(">")[0].split("=")[0].split("<")[0] for r in base) == ["Pillow", "numpy"]
+    extras = {line.split(":", 1)[1].strip() for line in meta.splitlines() if line.startswith("Provides-Extra:")}
+    assert {"train", "export", "litert", "onnx", "tflite"} <= extras
+    assert "fashion-edge = fashion_edge.cli.main:main" in zipfile.ZipFile(wheel).read(
+        next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith("entry_points.txt"))).decode()

@@ -1,0 +1,44 @@
+"""The model zoo: the seed's linear model exactly, and an edge CNN within its parameter budget."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from fashion_edge.train.models import MODELS, build_edge, build_linear, compile_model  # noqa: E402
+
+
+def test_linear_is_the_seed_model_exactly():
+    model = build_linear()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Rescaling", "Flatten", "Dense"]
+    assert model.layers[0].scale == pytest.approx(1 / 255)
+    dense = model.layers[-1]
+    assert dense.units == 10 and dense.activation.__name__ == "linear"  # logits, not softmax
+    assert model.count_params() == 28 * 28 * 10 + 10
+    assert model.input_shape == (None, 28, 28, 1)
+
+
+def test_seed_loss_and_metric():
+    model = build_linear()
+    compile_model(model, 1e-3)
+    assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
+    assert model.loss.get_config()["from_logits"] is True
+    model.evaluate(np.zeros((2, 28, 28, 1), np.float32), np.zeros(2), verbose=0)  # builds metrics
+    assert "accuracy" in [m.name for m in model.metrics] + list(model.get_metrics_result())
+
+
+def test_edge_fits_the_device_budget():
+    model = build_edge()
+    assert model.count_params() <= 100_000
+    assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+    assert type(model.layers[0]).__name__ == "Rescaling"
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_models_take_raw_pixels(name):
+    model = MODELS[name].build()
+    white = model(np.full((1, 28, 28, 1), 255, np.float32), training=False)
+    black = model(np.zeros((1, 28, 28, 1), np.float32), training=False)
+    assert np.all(np.isfinite(white)) and not np.allclose(white, black)
