@@ -15,6 +15,10 @@ EXTRAS := train,export,litert,onnx,dev
 demo: install data
 	$(FE) train --model linear --out $(ARTIFACTS)
 	$(FE) train --model edge --out $(ARTIFACTS)
+	$(FE) export $(ARTIFACTS)/linear
+	$(FE) export $(ARTIFACTS)/edge
+	$(FE) verify $(ARTIFACTS)/linear/bundle
+	$(FE) verify $(ARTIFACTS)/edge/bundle
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md"
 

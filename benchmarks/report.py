@@ -45,7 +45,34 @@ def training_section(dirs: list[Path]) -> list[str]:
     return lines + [""]
 
 
-SECTIONS = [training_section]
+def export_section(dirs: list[Path]) -> list[str]:
+    lines = ["## Export and parity", "",
+             "Every format run in its runtime on all 10,000 test images and compared with Keras "
+             "(max |Δlogit| dequantized for quantized formats). The gate's thresholds are in the manifest.", ""]
+    found = False
+    for d in dirs:
+        manifest = _load(d / "bundle" / "manifest.json")
+        if not manifest:
+            continue
+        found = True
+        keras_acc = manifest["keras"]["test_accuracy"]
+        lines += [f"### {manifest['model']} (Keras {100 * keras_acc:.2f}%)", "",
+                  "| format | size | accuracy | Δ accuracy | agreement | max abs Δlogit | backend | gate |",
+                  "|---|---:|---:|---:|---:|---:|---|---|"]
+        for name, e in manifest["formats"].items():
+            p = e["parity"]
+            lines.append(f"| {name} | {e['bytes'] / 1024:,.1f} KiB | {100 * p['accuracy']:.2f}% "
+                         f"| {100 * p['accuracy_delta']:+.2f} pp | {100 * p['agreement']:.2f}% "
+                         f"| {p['max_abs_logit_diff']:.2e} | {e['parity_backend']} | {'pass' if p['passed'] else 'FAIL'} |")
+        size = manifest.get("size_check")
+        if size:
+            lines += ["", f"tflite-int8 / tflite-float32 size: {100 * size['int8_over_float32']:.1f}% "
+                          f"(limit {100 * size['max']:.0f}%{', enforced' if size['enforced'] else ', not enforced for this model'})"]
+        lines.append("")
+    return lines if found else []
+
+
+SECTIONS = [training_section, export_section]
 
 
 def render_report(artifacts: Path) -> str:

@@ -34,6 +34,36 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_export(args: argparse.Namespace) -> int:
+    from fashion_edge.export.exporter import ExportConfig, export
+
+    formats = tuple(args.formats.split(",")) if args.formats else ExportConfig.__dataclass_fields__["formats"].default
+    result = export(ExportConfig(model_dir=Path(args.model_dir), formats=formats, data_dir=args.data,
+                                 calibration_images=args.calibration_images))
+    print(f"wrote {result.bundle}")
+    return 0
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from fashion_edge.export.verify import verify
+
+    checks = verify(Path(args.bundle), data_dir=args.data)
+    print(f"{args.bundle}: {len(checks)} formats verified")
+    return 0
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    from fashion_edge.runtime.cli import run_predict
+
+    return run_predict(args)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from fashion_edge.runtime.cli import run_info
+
+    return run_info(args)
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from fashion_edge.benchmarks.report import write_report
 
@@ -57,6 +87,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with the four *-ubyte.gz files (default: $FASHION_MNIST_DIR, Debian's package, Keras)")
     p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
     p.set_defaults(run=_run_train)
+
+    p = sub.add_parser("export", help="export artifacts/<model>/model.keras -> bundle/ (TFLite + ONNX), parity-gated")
+    p.add_argument("model_dir", help="e.g. artifacts/edge")
+    p.add_argument("--formats", default=None, help="comma-separated subset (default: all)")
+    p.add_argument("--calibration-images", type=int, default=1000)
+    p.add_argument("--data", type=Path, default=None, help="Fashion-MNIST folder (default: as train)")
+    p.set_defaults(run=_run_export)
+
+    p = sub.add_parser("verify", help="re-check a bundle: hashes, golden outputs, test-set accuracy")
+    p.add_argument("bundle", help="e.g. artifacts/edge/bundle")
+    p.add_argument("--data", type=Path, default=None)
+    p.set_defaults(run=_run_verify)
+
+    p = sub.add_parser("predict", help="classify image files with a bundle (no TensorFlow needed)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--bundle", default="artifacts/edge/bundle")
+    p.add_argument("--format", default="tflite-int8", help="default: tflite-int8")
+    p.add_argument("--backend", default=None, help="default: the best installed for the format")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
+    p.add_argument("--probabilities", action="store_true", help="with --json: include all 10 probabilities")
+    p.set_defaults(run=_run_predict)
+
+    p = sub.add_parser("info", help="what a bundle holds and which backends can run it here")
+    p.add_argument("bundle")
+    p.set_defaults(run=_run_info)
 
     p = sub.add_parser("report", help="(re)write artifacts/REPORT.md from what the stages wrote")
     p.add_argument("--artifacts", default="artifacts")

@@ -23,6 +23,7 @@ class ModelSpec:
     learning_rate: float
     description: str
     cosine_decay: bool = False
+    flip_augment: bool = False  # mirror images left-right while training (clothes are near-symmetric)
 
 
 def _keras():
@@ -84,7 +85,7 @@ MODELS: dict[str, ModelSpec] = {
                         description="seed tutorial: Flatten + Dense(10) logits"),
     "edge": ModelSpec("edge", build_edge, epochs=12, batch_size=128, learning_rate=2e-3,
                       description="small CNN for devices: 4 conv + BN + ReLU, 2 max-pool, Dense(10)",
-                      cosine_decay=True),
+                      cosine_decay=True, flip_augment=True),
 }
 
 

@@ -41,6 +41,19 @@ class TrainResult:
     seconds: float
 
 
+def _training_data(tf, x: np.ndarray, y: np.ndarray, batch_size: int, flip: bool, seed: int):
+    """Shuffled batches; with `flip`, each image is mirrored left-right with probability 1/2."""
+    ds = tf.data.Dataset.from_tensor_slices((x[..., None], y))
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    if flip:
+        def mirror(images, labels):
+            coin = tf.random.uniform((tf.shape(images)[0], 1, 1, 1), seed=seed) < 0.5
+            return tf.where(coin, tf.reverse(images, axis=[2]), images), labels
+
+        ds = ds.map(mirror, num_parallel_calls=1, deterministic=True)
+    return ds.prefetch(2)
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
@@ -85,9 +98,9 @@ def _fit_and_write(config: TrainConfig, spec, epochs: int, data, out: Path, stag
     verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
 
     start = time.perf_counter()
+    train_data = _training_data(tf, x_fit, y_fit, spec.batch_size, spec.flip_augment, config.seed)
     history = model.fit(
-        x_fit[..., None], y_fit,
-        batch_size=spec.batch_size, epochs=epochs,
+        train_data, epochs=epochs, shuffle=False,  # the dataset shuffles itself
         validation_data=(x_val[..., None], y_val),  # judged after every epoch, as the seed does
         verbose=verbose,
     )
@@ -113,6 +126,7 @@ def _fit_and_write(config: TrainConfig, spec, epochs: int, data, out: Path, stag
         "batch_size": spec.batch_size,
         "learning_rate": spec.learning_rate,
         "cosine_decay": spec.cosine_decay,
+        "flip_augment": spec.flip_augment,
         "seed": config.seed,
         "train_images": int(len(x_fit)),
         "validation_images": int(len(x_val)),

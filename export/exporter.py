@@ -1,0 +1,184 @@
+"""`fashion-edge export artifacts/<model>`: every format, checked against Keras, in one bundle.
+
+The bundle is built in a staging folder and swapped in only when every format passed the parity
+gate, so a failed or killed export leaves the previous bundle exactly as it was.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from fashion_edge.export import onnx_export, tflite_export
+from fashion_edge.export.parity import MAX_INT8_SIZE_RATIO, Parity, compare, golden_atol
+from fashion_edge.runtime.quiet import captured_native_output
+from fashion_edge.runtime.atomic import staged_dir
+from fashion_edge.runtime.backends import choose_backend, open_backend
+from fashion_edge.runtime.bundle import SCHEMA_VERSION, sha256_bytes
+from fashion_edge.runtime.errors import ArtifactError, FashionEdgeError, UsageError
+from fashion_edge.runtime.extras import require
+from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID
+from fashion_edge.runtime.labels import LABELS
+from fashion_edge.runtime.preprocess import as_batch
+from fashion_edge.runtime.session import Session
+from fashion_edge.runtime.versions import library_versions
+from fashion_edge.train.data import FashionMNIST, load_fashion_mnist
+
+GOLDEN_IMAGES = 32
+
+
+class ParityError(FashionEdgeError):
+    """At least one format breached the gate; the previous bundle was kept."""
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    model_dir: Path
+    formats: tuple[str, ...] = tuple(FORMATS)
+    calibration_images: int = 1000
+    seed: int = 0
+    data_dir: Path | None = None
+    # Testing hook: replaces the calibration images (e.g. with wrong data, to prove the gate bites).
+    calibration_override: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class FormatResult:
+    name: str
+    file: str
+    size_bytes: int
+    backend: str
+    parity: Parity
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    bundle: Path
+    formats: tuple[FormatResult, ...]
+    failures: tuple[str, ...]
+
+
+def _load_keras_model(path: Path):
+    keras = require("keras", "export", "exporting")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as exc:  # zip, h5 and deserialisation errors all mean "not a usable model"
+        raise ArtifactError(f"{path}: not a loadable Keras model ({exc.__class__.__name__}); retrain it") from exc
+
+
+def calibration_set(data: FashionMNIST, n: int, seed: int) -> np.ndarray:
+    """A seeded sample of training images, through the same preprocessing the device uses."""
+    pick = np.random.default_rng(seed).choice(len(data.x_train), size=n, replace=False)
+    return as_batch(data.x_train[np.sort(pick)])
+
+
+def _build(fmt: str, model, saved_model: Path, calibration: np.ndarray, float_onnx: Callable[[], bytes]) -> bytes:
+    if FORMATS[fmt].family == "tflite":
+        return tflite_export.convert(saved_model, fmt, calibration)
+    if fmt == "onnx-float32":
+        return float_onnx()
+    return onnx_export.quantize_int8(float_onnx(), calibration)
+
+
+def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportResult:
+    model_dir = Path(config.model_dir)
+    model_name = model_dir.name
+    unknown = [f for f in config.formats if f not in FORMATS]
+    if unknown:
+        raise UsageError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
+    if not (model_dir / "model.keras").is_file():
+        raise ArtifactError(f"{model_dir / 'model.keras'}: not found; train first: "
+                            f"fashion-edge train --model {model_name}")
+    require("tensorflow", "export", "exporting")
+    model = _load_keras_model(model_dir / "model.keras")
+    data = load_fashion_mnist(config.data_dir)
+    test = as_batch(data.x_test)
+    keras_logits = model.predict(test.astype(np.float32), batch_size=1000, verbose=0)
+    keras_acc = float((keras_logits.argmax(1) == data.y_test).mean())
+    calibration = (config.calibration_override if config.calibration_override is not None
+                   else calibration_set(data, config.calibration_images, config.seed))
+    log(f"{model_name}: Keras test accuracy {100 * keras_acc:.2f}%; calibrating on {len(calibration)} training images")
+
+    results: list[FormatResult] = []
+    entries: dict[str, dict] = {}
+    golden_x = test[:GOLDEN_IMAGES]
+    golden = {"preprocessing": PREPROCESSING_ID, "images": golden_x[..., 0].tolist(),
+              "labels": data.y_test[:GOLDEN_IMAGES].tolist(),
+              "keras_logits": keras_logits[:GOLDEN_IMAGES].round(6).tolist(), "outputs": {}}
+    onnx_cache: dict[str, bytes] = {}
+
+    def float_onnx() -> bytes:
+        if "onnx" not in onnx_cache:
+            onnx_cache["onnx"] = onnx_export.convert_float(model)
+        return onnx_cache["onnx"]
+
+    with tempfile.TemporaryDirectory() as tmp, staged_dir(model_dir / "bundle") as stage:
+        saved_model = None
+        for fmt in config.formats:
+            spec = FORMATS[fmt]
+            start = time.perf_counter()
+            with captured_native_output():
+                if spec.family == "tflite" and saved_model is None:
+                    saved_model = tflite_export.write_saved_model(model, Path(tmp) / "saved_model")
+                blob = _build(fmt, model, saved_model, calibration, float_onnx)
+            (stage / spec.filename).write_bytes(blob)
+            backend_name = choose_backend(fmt)
+            session = Session(open_backend(backend_name, blob))
+            logits = session.logits(test)
+            parity = compare(fmt, model_name, keras_logits, logits, data.y_test)
+            seconds = time.perf_counter() - start
+            results.append(FormatResult(fmt, spec.filename, len(blob), backend_name, parity, seconds))
+            inp, out = session.backend.input, session.backend.output
+            entries[fmt] = {
+                "file": spec.filename, "bytes": len(blob), "sha256": sha256_bytes(blob),
+                "input": {"name": inp.name, "dtype": inp.dtype, "shape": list(inp.shape),
+                          "scale": inp.scale, "zero_point": inp.zero_point},
+                "output": {"name": out.name, "dtype": out.dtype, "shape": list(out.shape),
+                           "scale": out.scale, "zero_point": out.zero_point},
+                "parity_backend": backend_name,
+                "parity": parity.to_json(),
+                "golden_atol": golden_atol(fmt, out.scale or (onnx_export.output_step(blob) if fmt == "onnx-int8" else 0.0)),
+            }
+            golden["outputs"][fmt] = {"logits": logits[:GOLDEN_IMAGES].round(6).tolist(),
+                                      "top1": logits[:GOLDEN_IMAGES].argmax(1).tolist()}
+            verdict = "ok" if parity.passed else "FAIL: " + "; ".join(parity.failures)
+            log(f"  {fmt:15s} {len(blob):>9,} B  acc {100 * parity.accuracy:.2f}%  "
+                f"agree {100 * parity.agreement:.2f}%  max|Δ| {parity.max_abs_logit_diff:.2e}  "
+                f"[{backend_name}, {seconds:.1f} s]  {verdict}")
+
+        failures = [f"{r.name}: {f}" for r in results for f in r.parity.failures]
+        sizes = {r.name: r.size_bytes for r in results}
+        size_check = None
+        if {"tflite-int8", "tflite-float32"} <= set(sizes):
+            ratio = sizes["tflite-int8"] / sizes["tflite-float32"]
+            size_check = {"int8_over_float32": ratio, "max": MAX_INT8_SIZE_RATIO, "enforced": model_name == "edge"}
+            if model_name == "edge" and ratio > MAX_INT8_SIZE_RATIO:
+                failures.append(f"tflite-int8 is {100 * ratio:.0f}% of tflite-float32 (max {100 * MAX_INT8_SIZE_RATIO:.0f}%)")
+
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "model": model_name,
+            "labels": list(LABELS),
+            "input": {"shape": [1, 28, 28, 1], "layout": "NHWC", "pixel_range": [0, 255],
+                      "batch": "dynamic (the shape above is batch-of-one)",
+                      "preprocessing": PREPROCESSING_ID},
+            "keras": {"test_accuracy": keras_acc, "test_images": int(len(data.y_test))},
+            "calibration": {"images": int(len(calibration)), "source": "training set", "seed": config.seed},
+            "formats": entries,
+            "size_check": size_check,
+            "versions": library_versions(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        (stage / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        (stage / "labels.txt").write_text("\n".join(LABELS) + "\n")
+        (stage / "golden.json").write_text(json.dumps(golden))
+        if failures:
+            raise ParityError("parity gate failed, previous bundle kept: " + "; ".join(failures))
+    return ExportResult(model_dir / "bundle", tuple(results), ())

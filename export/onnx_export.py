@@ -1,0 +1,84 @@
+"""Keras -> ONNX float32 (tf2onnx) and int8 (onnxruntime static QDQ quantization).
+
+`tf2onnx.convert.from_keras` fails on Keras 3 (KeyError 'keras_tensor_…'), so the model is traced
+as a tf.function with an explicit input signature and converted with `from_function`.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+TF2ONNX_OPSET = 18   # the newest opset tf2onnx 1.17 emits
+OPSET = 21           # upgraded with onnx's version converter: QDQ ops at opset >= 19 run everywhere,
+                     # including onnx.reference (its DequantizeLinear starts at 19)
+INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
+
+
+def convert_float(model) -> bytes:
+    import onnx
+    import tensorflow as tf
+    import tf2onnx
+    from onnx import version_converter
+
+    spec = tf.TensorSpec((None, 28, 28, 1), tf.float32, name=INPUT_NAME)
+    fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    proto, _ = tf2onnx.convert.from_function(fn, input_signature=[spec], opset=TF2ONNX_OPSET)
+    proto = version_converter.convert_version(proto, OPSET)
+    old = proto.graph.output[0].name  # tf2onnx names it after the TF tensor ("Identity:0")
+    for node in proto.graph.node:
+        node.output[:] = [OUTPUT_NAME if o == old else o for o in node.output]
+    proto.graph.output[0].name = OUTPUT_NAME
+    proto.producer_name = "fashion-edge"
+    onnx.checker.check_model(proto, full_check=True)
+    return proto.SerializeToString()
+
+
+class _Reader:
+    """Feeds calibration images one at a time, as onnxruntime's CalibrationDataReader expects."""
+
+    def __init__(self, calibration: np.ndarray) -> None:
+        self._it = iter(calibration)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        image = next(self._it, None)
+        return None if image is None else {INPUT_NAME: image[None].astype(np.float32)}
+
+    def rewind(self) -> None:  # part of the reader protocol in newer onnxruntime releases
+        pass
+
+
+def quantize_int8(float_model: bytes, calibration: np.ndarray) -> bytes:
+    """Static QDQ quantization: per-channel int8 weights, uint8 activations, MinMax calibration."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, pre, out = Path(tmp, "float.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "int8.onnx")
+        src.write_bytes(float_model)
+        quant_pre_process(str(src), str(pre))
+        quantize_static(str(pre), str(out), _Reader(calibration),
+                        quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+        proto = onnx.load(str(out))
+        onnx.checker.check_model(proto, full_check=True)
+        return proto.SerializeToString()
+
+
+def output_step(model: bytes) -> float:
+    """The quantization step of a QDQ model's output (0.0 for a float output), read from the graph."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load_from_string(model).graph
+    producers = {out: node for node in graph.node for out in node.output}
+    inits = {t.name: t for t in graph.initializer}
+    node = producers.get(graph.output[0].name)
+    while node is not None and node.op_type != "DequantizeLinear" and node.input:
+        node = producers.get(node.input[0])  # walk back through Identity/Reshape-like tails
+    if node is None or node.op_type != "DequantizeLinear" or node.input[1] not in inits:
+        return 0.0
+    return float(numpy_helper.to_array(inits[node.input[1]]).max())

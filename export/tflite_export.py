@@ -1,0 +1,45 @@
+"""Keras -> TFLite in four flavours, through a SavedModel.
+
+Keras 3 models are converted from `model.export()` SavedModels: converting a traced tf.function
+directly leaves variables unfrozen (READ_VARIABLE ops) and calibration fails.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+def write_saved_model(model, folder: Path) -> Path:
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((None, 28, 28, 1), tf.float32, name="pixels")
+    model.export(str(folder), format="tf_saved_model", input_signature=[spec], verbose=False)
+    return folder
+
+
+def convert(saved_model: Path, fmt: str, calibration: np.ndarray) -> bytes:
+    """One TFLite flatbuffer; `calibration` is uint8 pixels (N, 28, 28, 1) from the training set."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    if fmt == "tflite-float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif fmt == "tflite-dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # int8 weights, float activations
+    elif fmt == "tflite-int8":
+        def representative() -> Iterator[list[np.ndarray]]:
+            for image in calibration:
+                yield [image[None].astype(np.float32)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # uint8 in and out: a device feeds raw pixels (the calibrated input scale is 1, zero point 0)
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    elif fmt != "tflite-float32":
+        raise ValueError(f"not a TFLite format: {fmt}")
+    return bytes(converter.convert())

@@ -1,0 +1,74 @@
+"""`fashion-edge verify BUNDLE`: re-check a bundle later, without TensorFlow.
+
+Checks each model file's size and sha256, runs golden.json through the runtime, and, when the
+test set is at hand, re-measures accuracy on all 10,000 images against the manifest's figure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from fashion_edge.runtime.backends import choose_backend, open_backend
+from fashion_edge.runtime.bundle import Bundle
+from fashion_edge.runtime.errors import DataError, FashionEdgeError
+from fashion_edge.runtime.preprocess import as_batch
+from fashion_edge.runtime.session import Session
+
+
+class VerifyError(FashionEdgeError):
+    """The bundle no longer matches what export measured."""
+
+
+@dataclass(frozen=True)
+class FormatCheck:
+    name: str
+    backend: str
+    golden_max_diff: float
+    golden_top1_match: bool
+    accuracy: float | None       # None when the test set was not available
+    problems: tuple[str, ...]
+
+
+def verify(path: Path, data_dir: Path | None = None, log: Callable[[str], None] = print) -> tuple[FormatCheck, ...]:
+    bundle = Bundle.load(path)
+    golden = bundle.golden()
+    golden_x = as_batch(np.asarray(golden["images"], dtype=np.uint8))
+    try:
+        from fashion_edge.train.data import load_fashion_mnist
+
+        data = load_fashion_mnist(data_dir, allow_download=False)
+        test_x, test_y = as_batch(data.x_test), data.y_test
+    except (DataError, ImportError) as exc:
+        test_x = test_y = None
+        log(f"  test set not available ({str(exc).split('.')[0]}): checking hashes and golden.json only")
+    checks, problems_all = [], []
+    for name, entry in bundle.formats.items():
+        problems: list[str] = []
+        blob = bundle.read_model(name)  # raises BundleError on a size or hash mismatch
+        backend = choose_backend(name)
+        session = Session(open_backend(backend, blob))
+        expected = golden["outputs"][name]
+        got = session.logits(golden_x)
+        diff = float(np.abs(got - np.asarray(expected["logits"], np.float32)).max())
+        top1 = got.argmax(1).tolist() == expected["top1"]
+        if diff > entry.golden_atol:
+            problems.append(f"golden logits differ by {diff:.2e} (> {entry.golden_atol:.1e})")
+        if not top1:
+            problems.append("golden top-1 differs")
+        accuracy = None
+        if test_x is not None:
+            accuracy = float((session.logits(test_x).argmax(1) == test_y).mean())
+            recorded = entry.parity.get("accuracy")
+            if recorded is not None and abs(accuracy - recorded) > 0.0005:
+                problems.append(f"test accuracy {100 * accuracy:.2f}% differs from manifest {100 * recorded:.2f}%")
+        checks.append(FormatCheck(name, backend, diff, top1, accuracy, tuple(problems)))
+        acc = f"acc {100 * accuracy:.2f}%" if accuracy is not None else "acc n/a"
+        log(f"  {name:15s} sha256 ok  golden max|Δ| {diff:.1e}  {acc}  [{backend}]  "
+            + ("ok" if not problems else "FAIL: " + "; ".join(problems)))
+        problems_all += [f"{name}: {p}" for p in problems]
+    if problems_all:
+        raise VerifyError("; ".join(problems_all))
+    return tuple(checks)

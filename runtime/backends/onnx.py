@@ -1,0 +1,71 @@
+"""ONNX models on ONNX Runtime, or on onnx's pure-Python reference evaluator (slow, no native code)."""
+from __future__ import annotations
+
+import numpy as np
+
+from fashion_edge.runtime.backends.base import TensorInfo
+from fashion_edge.runtime.errors import BundleError
+from fashion_edge.runtime.extras import require
+
+_ONNX_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
+
+
+def _shape(dims) -> tuple[int, ...]:
+    return tuple(d if isinstance(d, int) else -1 for d in dims)
+
+
+class OnnxRuntimeBackend:
+    name = "onnxruntime"
+
+    def __init__(self, model: bytes, threads: int | None = None) -> None:
+        ort = require("onnxruntime", "onnx", "the onnxruntime backend")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types, all for the same reason
+            raise BundleError(f"onnxruntime cannot load this ONNX model: {str(exc).splitlines()[0]}") from exc
+        (inp,), (out,) = self._session.get_inputs(), self._session.get_outputs()
+        self.input = TensorInfo(inp.name, _ONNX_DTYPES.get(inp.type, inp.type), _shape(inp.shape))
+        self.output = TensorInfo(out.name, _ONNX_DTYPES.get(out.type, out.type), _shape(out.shape))
+        self._in_name, self._out_names = inp.name, [out.name]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return self._session.run(self._out_names, {self._in_name: x})[0]
+
+    run_one = run
+
+
+class OnnxReferenceBackend:
+    """onnx.reference.ReferenceEvaluator: pure Python over numpy, for hosts without onnxruntime."""
+
+    name = "onnx-reference"
+
+    def __init__(self, model: bytes, threads: int | None = None) -> None:
+        onnx = require("onnx", "onnx-reference", "the onnx-reference backend")
+        from onnx.reference import ReferenceEvaluator
+
+        try:
+            proto = onnx.load_from_string(model)
+            onnx.checker.check_model(proto)
+            self._eval = ReferenceEvaluator(proto)
+        except Exception as exc:  # protobuf DecodeError, ValidationError, ...
+            raise BundleError(f"onnx cannot load this ONNX model: {str(exc).splitlines()[0]}") from exc
+        graph = proto.graph
+        inp, out = graph.input[0], graph.output[0]
+        elem = {1: "float32", 2: "uint8", 3: "int8"}
+
+        def info(v) -> TensorInfo:
+            t = v.type.tensor_type
+            return TensorInfo(v.name, elem.get(t.elem_type, str(t.elem_type)),
+                              tuple(d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim))
+
+        self.input, self.output = info(inp), info(out)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._eval.run(None, {self.input.name: x})[0])
+
+    run_one = run

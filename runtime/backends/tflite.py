@@ -1,0 +1,61 @@
+"""TFLite models on LiteRT (`ai-edge-litert`) or the legacy `tflite-runtime`: same API, two packages."""
+from __future__ import annotations
+
+import numpy as np
+
+from fashion_edge.runtime.backends.base import TensorInfo
+from fashion_edge.runtime.errors import BundleError
+from fashion_edge.runtime.extras import require
+from fashion_edge.runtime.quiet import captured_native_output
+
+MODULES = {
+    "litert": ("ai_edge_litert.interpreter", "litert"),
+    "tflite-runtime": ("tflite_runtime.interpreter", "tflite"),
+}
+
+
+def _info(detail: dict) -> TensorInfo:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return TensorInfo(detail["name"], np.dtype(detail["dtype"]).name,
+                      tuple(int(d) for d in detail["shape"]), float(scale), int(zero_point))
+
+
+class TFLiteBackend:
+    """One interpreter; not thread-safe by itself (Session serialises calls)."""
+
+    def __init__(self, name: str, model: bytes, threads: int | None = None) -> None:
+        module, extra = MODULES[name]
+        interpreter_mod = require(module, extra, f"the {name} backend")
+        self.name = name
+        try:
+            with captured_native_output(stdout=False):  # "INFO: Created ... XNNPACK delegate"
+                self._interp = interpreter_mod.Interpreter(model_content=model, num_threads=threads)
+                self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise BundleError(f"{name} cannot load this TFLite model: {str(exc).splitlines()[0]}") from exc
+        (inp,), (out,) = self._interp.get_input_details(), self._interp.get_output_details()
+        self.input, self.output = _info(inp), _info(out)
+        self._in, self._out = inp["index"], out["index"]
+        self._batch = int(inp["shape"][0])
+        self._one_shape = (1, *self.input.shape[1:])
+        if self._batch != 1:
+            self._resize(1)
+
+    def _resize(self, n: int) -> None:
+        self._interp.resize_tensor_input(self._in, [n, *self.input.shape[1:]], strict=False)
+        self._interp.allocate_tensors()
+        self._batch = n
+
+    def run_one(self, x: np.ndarray) -> np.ndarray:
+        if self._batch != 1:
+            self._resize(1)
+        self._interp.set_tensor(self._in, x)
+        self._interp.invoke()
+        return self._interp.get_tensor(self._out)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if len(x) != self._batch:
+            self._resize(len(x))
+        self._interp.set_tensor(self._in, x)
+        self._interp.invoke()
+        return self._interp.get_tensor(self._out)

@@ -1,0 +1,91 @@
+"""`Classifier`: a bundle's model on a backend, from an image to a `Prediction`.
+
+    from fashion_edge.runtime import Classifier
+    clf = Classifier("artifacts/edge/bundle")          # tflite-int8 on the best installed backend
+    clf.predict("shirt.jpg").label                       # 'Shirt'
+
+Thread-safe: one interpreter per Classifier behind a lock (see Session), so results from many
+threads are identical to serial calls.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from fashion_edge.runtime.backends import choose_backend, open_backend
+from fashion_edge.runtime.bundle import Bundle
+from fashion_edge.runtime.errors import BundleError
+from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS
+from fashion_edge.runtime.preprocess import ImageLike, as_batch, preprocess
+from fashion_edge.runtime.session import Session
+
+DEFAULT_BUNDLE = Path("artifacts/edge/bundle")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label_id: int
+    label: str
+    confidence: float
+    probabilities: tuple[float, ...]
+
+    def to_json(self) -> dict:
+        return {"label_id": self.label_id, "label": self.label, "confidence": self.confidence,
+                "probabilities": list(self.probabilities)}
+
+
+def _check_model_bytes(fmt: str, blob: bytes) -> None:
+    """Cheap structural checks before native code sees the file (the hash already matched)."""
+    family = FORMATS[fmt].family
+    if family == "tflite" and (len(blob) < 16 or blob[4:8] != b"TFL3"):
+        raise BundleError(f"{fmt}: not a TFLite flatbuffer (no TFL3 identifier)")
+    if family == "onnx" and (len(blob) < 16 or blob[0] != 0x08):  # field 1 (ir_version), varint
+        raise BundleError(f"{fmt}: not an ONNX protobuf")
+
+
+class Classifier:
+    def __init__(self, bundle: str | Path | Bundle = DEFAULT_BUNDLE, format: str = DEFAULT_FORMAT,
+                 backend: str | None = None, threads: int | None = None) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
+        self.format = format
+        self.backend_name = choose_backend(format, backend)
+        entry = self.bundle.entry(format)
+        blob = self.bundle.read_model(format)
+        _check_model_bytes(format, blob)
+        self._session = Session(open_backend(self.backend_name, blob, threads))
+        got = self._session.backend.input
+        if (got.dtype, got.scale, got.zero_point) != (entry.input["dtype"], entry.input["scale"], entry.input["zero_point"]):
+            raise BundleError(f"{format}: the model's input ({got.dtype}, scale {got.scale}) "
+                              f"disagrees with manifest.json")
+        self.labels: tuple[str, ...] = self.bundle.labels
+        self.threads = threads
+
+    def __repr__(self) -> str:
+        return f"Classifier({str(self.bundle.path)!r}, format={self.format!r}, backend={self.backend_name!r})"
+
+    def _prediction(self, logits: np.ndarray) -> Prediction:
+        shifted = np.exp(logits - logits.max())
+        probs = shifted / shifted.sum()
+        top = int(logits.argmax())
+        return Prediction(top, self.labels[top], float(probs[top]), tuple(probs.tolist()))
+
+    def logits(self, pixels: np.ndarray) -> np.ndarray:
+        """Raw float logits for dataset-style uint8 pixels (N, 28, 28[, 1])."""
+        return self._session.logits(as_batch(pixels))
+
+    def predict(self, image: ImageLike) -> Prediction:
+        """One image: a path, bytes, a PIL image, or a pixel array (28x28 dark-background passes as is)."""
+        pixels = preprocess(image)
+        return self._prediction(self._session.logits_one(pixels.reshape(1, 28, 28, 1)))
+
+    def predict_batch(self, images: Sequence[ImageLike] | np.ndarray | Iterable[ImageLike]) -> list[Prediction]:
+        """Many images in one backend call; a uint8 array (N, 28, 28[, 1]) skips preprocessing."""
+        if isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim in (3, 4) \
+                and images.shape[1:3] == (28, 28):
+            batch = as_batch(images)
+        else:
+            batch = as_batch(np.stack([preprocess(image) for image in images]))
+        return [self._prediction(row) for row in self._session.logits(batch)]

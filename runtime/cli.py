@@ -1,0 +1,57 @@
+"""`fashion-edge predict` and `fashion-edge info`: the device-side commands (no TensorFlow)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from fashion_edge.runtime.backends import INSTALLED_BY, is_installed
+from fashion_edge.runtime.bundle import Bundle
+from fashion_edge.runtime.classifier import Classifier
+from fashion_edge.runtime.errors import FashionEdgeError
+from fashion_edge.runtime.formats import BACKENDS, FORMATS
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Predict every image; a bad one is reported (one line) and the rest still run. Exit 1 if any failed."""
+    clf = Classifier(args.bundle, format=args.format, backend=args.backend, threads=args.threads)
+    failed = 0
+    for path in args.images:
+        try:
+            p = clf.predict(path)
+        except FashionEdgeError as exc:
+            failed += 1
+            message = str(exc) if str(exc).startswith(path) else f"{path}: {exc}"
+            if args.json:
+                print(json.dumps({"path": path, "error": message, "format": clf.format,
+                                  "backend": clf.backend_name}), flush=True)
+            else:
+                print(f"fashion-edge predict: error: {message}", file=sys.stderr, flush=True)
+            continue
+        if args.json:
+            record = {"path": path, **p.to_json(), "format": clf.format, "backend": clf.backend_name}
+            if not args.probabilities:
+                record.pop("probabilities")
+            print(json.dumps(record), flush=True)
+        else:
+            print(f"{path}: {p.label} ({100 * p.confidence:.1f}%)", flush=True)
+    return 1 if failed else 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    bundle = Bundle.load(args.bundle)
+    m = bundle.manifest
+    print(f"bundle   {bundle.path}")
+    print(f"model    {bundle.model}   Keras test accuracy {100 * m['keras']['test_accuracy']:.2f}%")
+    print(f"input    {m['input']['shape']} {m['input']['layout']} pixels {m['input']['pixel_range']}, "
+          f"preprocessing {m['input']['preprocessing']}")
+    print(f"labels   {', '.join(bundle.labels)}")
+    print()
+    print(f"{'format':16s}{'file':16s}{'size':>11s}{'accuracy':>10s}{'agree':>9s}  backends here")
+    for name, e in bundle.formats.items():
+        here = [b for b in BACKENDS[FORMATS[name].family] if is_installed(b)]
+        acc, agree = e.parity.get("accuracy"), e.parity.get("agreement")
+        print(f"{name:16s}{e.file:16s}{e.bytes / 1024:>9.1f}Ki"
+              f"{'' if acc is None else f'{100 * acc:.2f}%':>10s}{'' if agree is None else f'{100 * agree:.2f}%':>9s}"
+              f"  {', '.join(here) or 'none (pip install fashion-edge[' + INSTALLED_BY[BACKENDS[FORMATS[name].family][0]][1] + '])'}")
+    return 0

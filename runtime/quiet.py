@@ -1,0 +1,37 @@
+"""Hold back a native library's chatter; show it only on failure with FASHION_EDGE_DEBUG=1.
+
+TensorFlow's converter and tf2onnx print pages of C++ logging on success, and LiteRT announces its
+XNNPACK delegate on stderr; a user wants one line per step, and the native log only when debugging.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def captured_native_output(stdout: bool = True) -> Iterator[None]:
+    """Redirect file descriptor 2 (and 1 if `stdout`) to a temporary file for the block."""
+    fds = (2, 1) if stdout else (2,)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in fds]
+    with tempfile.TemporaryFile(mode="w+b") as log:
+        for fd in fds:
+            os.dup2(log.fileno(), fd)
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in zip(fds, saved):
+                os.dup2(copy, fd)
+                os.close(copy)
+            if not ok and os.environ.get("FASHION_EDGE_DEBUG"):
+                log.seek(0)
+                sys.stderr.write(log.read().decode(errors="replace"))

@@ -1,0 +1,79 @@
+"""Runs inside a device-like venv: the base package plus ONE backend, no TensorFlow.
+
+Started by tests/runtime/test_device_installs.py with FASHION_EDGE_BUNDLE (a bundle exported in
+the main env) and FASHION_EDGE_BACKEND (the one backend this venv was given).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BUNDLE = os.environ.get("FASHION_EDGE_BUNDLE")
+BACKEND = os.environ.get("FASHION_EDGE_BACKEND")
+pytestmark = pytest.mark.skipif(not BUNDLE, reason="run by test_device_installs.py inside a device venv")
+
+
+@pytest.fixture(scope="module")
+def formats():
+    from fashion_edge.runtime.formats import BACKENDS, FORMATS
+
+    family = next(f for f, backends in BACKENDS.items() if BACKEND in backends)
+    return [name for name, spec in FORMATS.items() if spec.family == family]
+
+
+def test_no_training_stack_is_installed():
+    for heavy in ("tensorflow", "keras", "tf2onnx"):
+        assert importlib.util.find_spec(heavy) is None, heavy
+
+
+def test_only_the_chosen_backend_is_available(formats):
+    from fashion_edge.runtime.backends import available_backends
+
+    for fmt in formats:
+        assert available_backends(fmt) == [BACKEND]
+
+
+def test_full_test_set_matches_export_parity_and_golden(formats):
+    from fashion_edge.runtime import Classifier
+    from fashion_edge.train.data import load_fashion_mnist
+
+    data = load_fashion_mnist(allow_download=False)
+    for fmt in formats:
+        clf = Classifier(BUNDLE, format=fmt, backend=BACKEND)
+        top1 = np.array([p.label_id for p in clf.predict_batch(data.x_test)])
+        accuracy = float((top1 == data.y_test).mean())
+        assert accuracy == pytest.approx(clf.bundle.entry(fmt).parity["accuracy"], abs=0.0002), fmt
+        golden = clf.bundle.golden()
+        logits = clf.logits(np.asarray(golden["images"], np.uint8))
+        expected = np.asarray(golden["outputs"][fmt]["logits"])
+        assert np.abs(logits - expected).max() <= clf.bundle.entry(fmt).golden_atol, fmt
+        assert logits.argmax(1).tolist() == golden["outputs"][fmt]["top1"], fmt
+
+
+def test_predict_cli_works(formats, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "dark-square-on-white.png"
+    canvas = Image.new("RGB", (60, 80), "white")
+    canvas.paste((40, 40, 40), (15, 20, 45, 60))
+    canvas.save(image)
+    out = subprocess.run([sys.executable, "-m", "fashion_edge.cli", "predict", str(image), "--bundle", BUNDLE,
+                          "--format", formats[-1], "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    record = json.loads(out.stdout)
+    assert record["backend"] == BACKEND and record["path"] == str(image)
+
+
+def test_a_format_of_the_other_family_names_the_missing_extra(formats):
+    from fashion_edge.runtime import Classifier, MissingExtraError
+
+    other = "onnx-int8" if formats[0].startswith("tflite") else "tflite-int8"
+    with pytest.raises(MissingExtraError, match=r"pip install \"fashion-edge\["):
+        Classifier(BUNDLE, format=other)

@@ -1,0 +1,68 @@
+"""`fashion-edge predict` and `info` as scripts call them."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "fashion_edge.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("images")
+    paths = []
+    for i in range(3):
+        path = folder / f"test{i}.png"
+        Image.fromarray(data.x_test[i]).save(path)
+        paths.append(str(path))
+    bad = folder / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return paths, str(bad)
+
+
+def test_predict_json_prints_one_object_per_image(edge_bundle, images):
+    paths, _ = images
+    result = run("predict", *paths, "--bundle", str(edge_bundle.bundle), "--json")
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["path"] for r in records] == paths
+    for r in records:
+        assert {"path", "label_id", "label", "confidence", "format", "backend"} <= set(r)
+        assert r["format"] == "tflite-int8" and r["backend"] == "litert"
+
+
+def test_one_bad_image_is_reported_and_the_others_still_predicted(edge_bundle, images):
+    paths, bad = images
+    result = run("predict", paths[0], bad, paths[1], "--bundle", str(edge_bundle.bundle), "--json")
+    assert result.returncode == 1
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [("error" in r) for r in records] == [False, True, False]
+    assert records[1]["path"] == bad
+
+
+def test_plain_output_and_one_line_errors(edge_bundle, images):
+    paths, bad = images
+    result = run("predict", paths[0], bad, "--bundle", str(edge_bundle.bundle), "--format", "onnx-int8")
+    assert result.returncode == 1
+    assert result.stdout.startswith(paths[0] + ": ")
+    assert result.stderr.count("\n") == 1 and "broken.jpg" in result.stderr
+
+
+def test_missing_bundle_is_one_line(tmp_path, images):
+    result = run("predict", images[0][0], "--bundle", str(tmp_path))
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "manifest.json" in result.stderr
+
+
+def test_info_lists_formats_and_backends(edge_bundle):
+    result = run("info", str(edge_bundle.bundle))
+    assert result.returncode == 0, result.stderr
+    for name in ("tflite-int8", "onnx-float32", "litert", "onnxruntime", "fashion-mnist-v1"):
+        assert name in result.stdout
