@@ -147,7 +147,9 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
                 "golden_atol": golden_atol(fmt, out.scale or (onnx_export.output_step(blob) if fmt == "onnx-int8" else 0.0)),
             }
             golden["outputs"][fmt] = {"logits": logits[:GOLDEN_IMAGES].round(6).tolist(),
-                                      "top1": logits[:GOLDEN_IMAGES].argmax(1).tolist()}
+                                      "top1": logits[:GOLDEN_IMAGES].argmax(1).tolist(),
+                                      # every test image's top-1, one digit each, for exact checks on devices
+                                      "test_top1": "".join(map(str, logits.argmax(1).tolist()))}
             verdict = "ok" if parity.passed else "FAIL: " + "; ".join(parity.failures)
             log(f"  {fmt:15s} {len(blob):>9,} B  acc {100 * parity.accuracy:.2f}%  "
                 f"agree {100 * parity.agreement:.2f}%  max|Δ| {parity.max_abs_logit_diff:.2e}  "

@@ -31,5 +31,11 @@ BACKENDS: dict[str, tuple[str, ...]] = {
     "onnx": ("onnxruntime", "onnx-reference"),
 }
 
+# Measured: tflite-runtime 2.14 (its last release) lacks the FULLY_CONNECTED v12 kernel that
+# TensorFlow 2.21's dynamic-range quantizer emits, so it cannot load tflite-dynamic files.
+UNSUPPORTED: dict[str, dict[str, str]] = {
+    "tflite-runtime": {"tflite-dynamic": "tflite-runtime 2.14 lacks the FULLY_CONNECTED v12 kernel this file needs"},
+}
+
 DEFAULT_FORMAT = "tflite-int8"
 PREPROCESSING_ID = "fashion-mnist-v1"

@@ -5,7 +5,7 @@ import importlib.util
 
 from fashion_edge.runtime.backends.base import Backend, TensorInfo
 from fashion_edge.runtime.errors import UsageError
-from fashion_edge.runtime.formats import BACKENDS, FORMATS
+from fashion_edge.runtime.formats import BACKENDS, FORMATS, UNSUPPORTED
 
 # backend name -> the module whose presence means it is installed, and the extra that brings it
 INSTALLED_BY = {
@@ -22,7 +22,7 @@ def is_installed(backend: str) -> bool:
 
 def available_backends(fmt: str) -> list[str]:
     """Installed backends able to run `fmt`, most preferred first."""
-    return [b for b in BACKENDS[FORMATS[fmt].family] if is_installed(b)]
+    return [b for b in BACKENDS[FORMATS[fmt].family] if is_installed(b) and fmt not in UNSUPPORTED.get(b, {})]
 
 
 def choose_backend(fmt: str, backend: str | None = None) -> str:
@@ -35,6 +35,8 @@ def choose_backend(fmt: str, backend: str | None = None) -> str:
             raise UsageError(f"unknown backend {backend!r}; choose from {', '.join(INSTALLED_BY)}")
         if backend not in BACKENDS[family]:
             raise UsageError(f"backend {backend!r} cannot run {fmt}; use {' or '.join(BACKENDS[family])}")
+        if fmt in UNSUPPORTED.get(backend, {}):
+            raise UsageError(f"{UNSUPPORTED[backend][fmt]}; use another format or the litert backend")
         return backend
     found = available_backends(fmt)
     if not found:

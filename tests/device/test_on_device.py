@@ -22,10 +22,22 @@ pytestmark = pytest.mark.skipif(not BUNDLE, reason="run by test_device_installs.
 
 @pytest.fixture(scope="module")
 def formats():
-    from fashion_edge.runtime.formats import BACKENDS, FORMATS
+    from fashion_edge.runtime.formats import BACKENDS, FORMATS, UNSUPPORTED
 
     family = next(f for f, backends in BACKENDS.items() if BACKEND in backends)
-    return [name for name, spec in FORMATS.items() if spec.family == family]
+    return [name for name, spec in FORMATS.items()
+            if spec.family == family and name not in UNSUPPORTED.get(BACKEND, {})]
+
+
+def test_formats_this_backend_cannot_run_are_refused_with_a_reason():
+    from fashion_edge.runtime import Classifier, MissingExtraError, UsageError
+    from fashion_edge.runtime.formats import UNSUPPORTED
+
+    for fmt, reason in UNSUPPORTED.get(BACKEND, {}).items():
+        with pytest.raises(UsageError, match="litert"):
+            Classifier(BUNDLE, format=fmt, backend=BACKEND)
+        with pytest.raises(MissingExtraError, match=r"fashion-edge\[litert\]"):
+            Classifier(BUNDLE, format=fmt)  # the default choice: no installed backend can run it
 
 
 def test_no_training_stack_is_installed():
@@ -48,9 +60,15 @@ def test_full_test_set_matches_export_parity_and_golden(formats):
     for fmt in formats:
         clf = Classifier(BUNDLE, format=fmt, backend=BACKEND)
         top1 = np.array([p.label_id for p in clf.predict_batch(data.x_test)])
-        accuracy = float((top1 == data.y_test).mean())
-        assert accuracy == pytest.approx(clf.bundle.entry(fmt).parity["accuracy"], abs=0.0002), fmt
         golden = clf.bundle.golden()
+        recorded = np.frombuffer(golden["outputs"][fmt]["test_top1"].encode(), np.uint8) - ord("0")
+        differ = int((top1 != recorded).sum())
+        # The export measured with litert/onnxruntime: those must match image for image. The legacy
+        # tflite-runtime 2.14 rounds some int8 kernels differently (measured: a handful of 10,000).
+        allowed = 0 if BACKEND in ("litert", "onnxruntime") else 20
+        assert differ <= allowed, f"{fmt}: {differ} of 10,000 test images differ in top-1 from the export"
+        accuracy = float((top1 == data.y_test).mean())
+        assert abs(accuracy - clf.bundle.entry(fmt).parity["accuracy"]) <= allowed / 10000, fmt
         logits = clf.logits(np.asarray(golden["images"], np.uint8))
         expected = np.asarray(golden["outputs"][fmt]["logits"])
         assert np.abs(logits - expected).max() <= clf.bundle.entry(fmt).golden_atol, fmt
