@@ -64,6 +64,22 @@ def _run_info(args: argparse.Namespace) -> int:
     return run_info(args)
 
 
+def _run_bench(args: argparse.Namespace) -> int:
+    from fashion_edge.benchmarks.results import write
+    from fashion_edge.benchmarks.runner import BenchConfig, run_bench
+
+    bundles = args.bundle or [str(p) for p in sorted(Path(args.artifacts).glob("*/bundle"))]
+    if not bundles:
+        from fashion_edge.runtime.errors import BundleError
+
+        raise BundleError(f"no bundles under {args.artifacts}/: run fashion-edge export first")
+    for bundle in bundles:
+        results = run_bench(BenchConfig(bundle=Path(bundle), quick=args.quick, data_dir=args.data))
+        folder = write(results, Path(bundle).parent / "bench")
+        print(f"wrote {folder}/results.json, results.md, latency.png")
+    return 0
+
+
 def _run_report(args: argparse.Namespace) -> int:
     from fashion_edge.benchmarks.report import write_report
 
@@ -113,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="what a bundle holds and which backends can run it here")
     p.add_argument("bundle")
     p.set_defaults(run=_run_info)
+
+    p = sub.add_parser("bench", help="latency, cold start, memory, size, accuracy of every format/backend")
+    p.add_argument("--bundle", action="append", help="a bundle (repeatable; default: every artifacts/*/bundle)")
+    p.add_argument("--artifacts", default="artifacts")
+    p.add_argument("--quick", action="store_true", help="few runs: a smoke test, not a measurement")
+    p.add_argument("--data", type=Path, default=None)
+    p.set_defaults(run=_run_bench)
 
     p = sub.add_parser("report", help="(re)write artifacts/REPORT.md from what the stages wrote")
     p.add_argument("--artifacts", default="artifacts")

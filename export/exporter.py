@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from fashion_edge.export import onnx_export, tflite_export
+from fashion_edge.export.macs import count_macs
 from fashion_edge.export.parity import MAX_INT8_SIZE_RATIO, Parity, compare, golden_atol
 from fashion_edge.runtime.quiet import captured_native_output
 from fashion_edge.runtime.atomic import staged_dir
@@ -172,6 +173,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
                       "batch": "dynamic (the shape above is batch-of-one)",
                       "preprocessing": PREPROCESSING_ID},
             "keras": {"test_accuracy": keras_acc, "test_images": int(len(data.y_test))},
+            "macs_per_image": count_macs(model),
             "calibration": {"images": int(len(calibration)), "source": "training set", "seed": config.seed},
             "formats": entries,
             "size_check": size_check,

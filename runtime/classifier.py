@@ -9,6 +9,7 @@ threads are identical to serial calls.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -67,10 +68,14 @@ class Classifier:
         return f"Classifier({str(self.bundle.path)!r}, format={self.format!r}, backend={self.backend_name!r})"
 
     def _prediction(self, logits: np.ndarray) -> Prediction:
-        shifted = np.exp(logits - logits.max())
-        probs = shifted / shifted.sum()
-        top = int(logits.argmax())
-        return Prediction(top, self.labels[top], float(probs[top]), tuple(probs.tolist()))
+        # Ten values: plain Python beats numpy's per-call overhead on the batch-of-one hot path.
+        values = logits.tolist()
+        top_value = max(values)
+        top = values.index(top_value)
+        exps = [math.exp(v - top_value) for v in values]
+        total = sum(exps)
+        probs = tuple(e / total for e in exps)
+        return Prediction(top, self.labels[top], probs[top], probs)
 
     def logits(self, pixels: np.ndarray) -> np.ndarray:
         """Raw float logits for dataset-style uint8 pixels (N, 28, 28[, 1])."""

@@ -1,0 +1,51 @@
+"""Cold start: a fresh Python process that imports, loads and predicts once; its wall time and peak RSS."""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    seconds: float       # median wall time from spawn to exit
+    peak_rss_mb: float   # median of the child's maximum resident set size
+    repeats: int
+
+
+# Peak RSS is read by the child itself: VmHWM belongs to the new address space, whereas the
+# parent's ru_maxrss for a child also counts the pages it briefly shared with this (large) process
+# between fork and exec.
+REPORT_PEAK = "\nimport sys\nsys.stdout.write([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
+
+
+def runtime_code(bundle: str, fmt: str, backend: str, threads: int | None) -> str:
+    return ("import numpy as np\n"
+            "from fashion_edge.runtime import Classifier\n"
+            f"c = Classifier({bundle!r}, format={fmt!r}, backend={backend!r}, threads={threads!r})\n"
+            "c.predict(np.zeros((28, 28), np.uint8))\n" + REPORT_PEAK)
+
+
+def keras_code(model_path: str, call: bool) -> str:
+    predict = "m(x, training=False)" if call else "m.predict(x, verbose=0)"
+    return ("import numpy as np, keras\n"
+            f"m = keras.saving.load_model({model_path!r})\n"
+            "x = np.zeros((1, 28, 28, 1), np.float32)\n"
+            f"{predict}\n" + REPORT_PEAK)
+
+
+def measure(code: str, repeats: int) -> ColdStart:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    walls, rss = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        walls.append(time.perf_counter() - start)
+        if proc.returncode != 0:
+            raise RuntimeError(f"cold-start process failed: {proc.stderr[-500:]}")
+        hwm = proc.stdout.strip().splitlines()[-1]          # "VmHWM:   123456 kB"
+        rss.append(int(hwm.split()[1]) / 1024)
+    return ColdStart(statistics.median(walls), statistics.median(rss), repeats)
