@@ -19,6 +19,7 @@ demo: install data
 	$(FE) export $(ARTIFACTS)/edge
 	$(FE) verify $(ARTIFACTS)/linear/bundle
 	$(FE) verify $(ARTIFACTS)/edge/bundle
+	$(FE) bench --artifacts $(ARTIFACTS)
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md"
 

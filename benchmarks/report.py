@@ -72,7 +72,21 @@ def export_section(dirs: list[Path]) -> list[str]:
     return lines if found else []
 
 
-SECTIONS = [training_section, export_section]
+def bench_section(dirs: list[Path]) -> list[str]:
+    found = [d / "bench" / "results.md" for d in dirs if (d / "bench" / "results.md").is_file()]
+    if not found:
+        return []
+    lines = ["## Benchmarks", "",
+             "Batch-of-one `Classifier.predict` on a preprocessed 28x28 input vs the backend's bare "
+             "set-input/invoke/get-output loop; e2e = JPEG file on disk to label; cold start = fresh "
+             "process (import, load, first prediction) and its peak RSS. "
+             f"Plots: {', '.join(f'[{p.parent.parent.name}]({p.parent.parent.name}/bench/latency.png)' for p in found)}.", ""]
+    for path in found:
+        lines += [path.read_text(), ""]
+    return lines
+
+
+SECTIONS = [training_section, export_section, bench_section]
 
 
 def render_report(artifacts: Path) -> str:
