@@ -10,7 +10,7 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXTRAS := train,export,litert,onnx,dev
 
-.PHONY: demo test data install clean
+.PHONY: demo test data install clean pi-check
 
 demo: install data
 	$(FE) train --model linear --out $(ARTIFACTS)
@@ -20,6 +20,7 @@ demo: install data
 	$(FE) verify $(ARTIFACTS)/linear/bundle
 	$(FE) verify $(ARTIFACTS)/edge/bundle
 	$(FE) bench --artifacts $(ARTIFACTS)
+	$(BIN)/python -m fashion_edge.benchmarks.reliability $(ARTIFACTS)/edge/bundle
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md"
 
@@ -43,6 +44,14 @@ $(VENV)/.deps: pyproject.toml
 install: $(VENV)/.deps
 	rm -rf build
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
+
+# Raspberry Pi userland (Debian bookworm arm64 under qemu-user): installs the wheel with [litert] and
+# [onnx] from PyPI inside it and checks predictions against this host. Root; ~10 min the first time.
+PI_ARTIFACTS := .pi-check
+pi-check: install data
+	test -f $(PI_ARTIFACTS)/edge/bundle/manifest.json || \
+	  ( $(FE) train --model edge --epochs 2 --limit 12000 --out $(PI_ARTIFACTS) && $(FE) export $(PI_ARTIFACTS)/edge )
+	bash deploy/pi-check.sh $(PI_ARTIFACTS)/edge/bundle
 
 clean:
 	rm -rf build *.egg-info $(ARTIFACTS)

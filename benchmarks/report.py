@@ -86,7 +86,36 @@ def bench_section(dirs: list[Path]) -> list[str]:
     return lines
 
 
-SECTIONS = [training_section, export_section, bench_section]
+def reliability_section(dirs: list[Path]) -> list[str]:
+    found = [(d.name, _load(d / "reliability.json")) for d in dirs if (d / "reliability.json").is_file()]
+    if not found:
+        return []
+    lines = ["## Reliability", "",
+             "From `python -m fashion_edge.benchmarks.reliability BUNDLE`. Model files: truncated at spread "
+             "offsets and with 1-16 random bytes overwritten, handed straight to each backend (past the "
+             "sha256 check a bundle applies), one child process per run so a native crash is counted. "
+             "Inputs: random arrays (shapes, dtypes, NaN/inf), random bytes behind real image headers, "
+             "truncated and corrupted JPEGs, a decompression bomb.", "",
+             "| model | what | cases | outcomes | crashes / untyped errors |", "|---|---|---:|---|---:|"]
+    for model, r in found:
+        if not r:
+            continue
+        for key, m in r["model_files"].items():
+            outcomes = ", ".join(f"{k} {v}" for k, v in sorted(m["outcomes"].items()))
+            bad = m["crashes"] + sum(v for k, v in m["outcomes"].items() if k.startswith("untyped"))
+            lines.append(f"| {model} | model file {key.replace('|', ' on ')} | {m['cases']} | {outcomes} | {bad} |")
+        i = r["inputs"]
+        lines.append(f"| {model} | inputs to Classifier.predict | {i['cases']} | "
+                     f"{', '.join(f'{k} {v}' for k, v in sorted(i['outcomes'].items()))} | {i['untyped']} |")
+    lines += ["", "| model | long run | predictions | RSS after warm-up | RSS after | growth |", "|---|---|---:|---:|---:|---:|"]
+    for model, r in found:
+        for key, run in (r or {}).get("long_run", {}).items():
+            lines.append(f"| {model} | {key.replace('|', ' on ')} | {run['predictions']:,} | {run['rss_before_mb']:.1f} MB "
+                         f"| {run['rss_after_mb']:.1f} MB | {run['growth_mb']:+.2f} MB |")
+    return lines + [""]
+
+
+SECTIONS = [training_section, export_section, bench_section, reliability_section]
 
 
 def render_report(artifacts: Path) -> str:

@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model on Fashion-MNIST -> artifacts/<model>/")
     p.add_argument("--model", required=True, choices=["linear", "edge"])
-    p.add_argument("--epochs", type=int, default=None, help="default: the model's own (linear 10, edge 12)")
+    p.add_argument("--epochs", type=int, default=None, help="default: the model's own (linear 10, edge 10)")
     p.add_argument("--out", default="artifacts", help="artifacts folder (default: artifacts)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, default=None,

@@ -83,7 +83,7 @@ def build_edge():
 MODELS: dict[str, ModelSpec] = {
     "linear": ModelSpec("linear", build_linear, epochs=10, batch_size=32, learning_rate=1e-3,
                         description="seed tutorial: Flatten + Dense(10) logits"),
-    "edge": ModelSpec("edge", build_edge, epochs=12, batch_size=128, learning_rate=2e-3,
+    "edge": ModelSpec("edge", build_edge, epochs=10, batch_size=128, learning_rate=2e-3,
                       description="small CNN for devices: 4 conv + BN + ReLU, 2 max-pool, Dense(10)",
                       cosine_decay=True, flip_augment=True),
 }

@@ -1,0 +1,44 @@
+"""The bundle consumed from another language: Node.js + onnxruntime-node against golden.json."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+APP = Path(__file__).resolve().parents[2] / "apps" / "node-check"
+
+
+@pytest.fixture(scope="module")
+def node_app():
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.fail("node and npm are needed for the app check (Debian: apt-get install nodejs npm)")
+    if not (APP / "node_modules" / "onnxruntime-node").is_dir():
+        # --ignore-scripts: the postinstall script fetches optional GPU binaries from a host this
+        # machine cannot reach; the CPU binaries ship inside the package.
+        subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--no-package-lock"],
+                       cwd=APP, check=True, capture_output=True, timeout=600)
+    return APP
+
+
+def node(app: Path, bundle: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["node", "check.mjs", str(bundle)], cwd=app, capture_output=True, text=True, timeout=300)
+
+
+def test_node_runs_the_onnx_models_and_matches_golden(node_app, edge_bundle):
+    result = node(node_app, edge_bundle.bundle)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "onnx-float32: 32 golden images" in result.stdout and "onnx-int8: 32 golden images" in result.stdout
+    assert "passed" in result.stdout.splitlines()[-1]
+
+
+def test_node_check_notices_a_tampered_model(node_app, edge_bundle, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(edge_bundle.bundle, bundle)
+    blob = bytearray((bundle / "int8.onnx").read_bytes())
+    blob[-20] ^= 0x01
+    (bundle / "int8.onnx").write_bytes(bytes(blob))
+    result = node(node_app, bundle)
+    assert result.returncode == 1 and "does not match manifest.json" in result.stderr
