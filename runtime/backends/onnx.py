@@ -34,7 +34,10 @@ class OnnxRuntimeBackend:
         self._in_name, self._out_names = inp.name, [out.name]
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        return self._session.run(self._out_names, {self._in_name: x})[0]
+        try:
+            return self._session.run(self._out_names, {self._in_name: x})[0]
+        except Exception as exc:  # ORT's own error types: a model that loads but cannot run
+            raise BundleError(f"onnxruntime failed to run this ONNX model: {str(exc).splitlines()[0]}") from exc
 
     run_one = run
 
@@ -66,6 +69,9 @@ class OnnxReferenceBackend:
         self.input, self.output = info(inp), info(out)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self._eval.run(None, {self.input.name: x})[0])
+        try:
+            return np.asarray(self._eval.run(None, {self.input.name: x})[0])
+        except Exception as exc:  # any numpy/onnx error inside the evaluator means a broken model
+            raise BundleError(f"onnx-reference failed to run this ONNX model: {exc.__class__.__name__}") from exc
 
     run_one = run

@@ -194,3 +194,21 @@ def test_corrupt_image_bytes_are_invalid_images(bundle_dir):
     Image.new("RGB", (64, 64), "white").save(buf, "JPEG")
     with pytest.raises(InvalidImageError):
         Classifier(bundle_dir).predict(buf.getvalue()[:200])
+
+
+def test_manifest_naming_an_unknown_format_is_refused(bundle_dir, tmp_path):
+    b = _copy(bundle_dir, tmp_path)
+    manifest = json.loads((b / "manifest.json").read_text())
+    manifest["formats"]["tflite-int4"] = manifest["formats"]["tflite-int8"]
+    (b / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="unknown format 'tflite-int4'"):
+        Classifier(b)
+
+
+def test_edited_manifest_hash_with_original_file_is_refused(bundle_dir, tmp_path):
+    b = _copy(bundle_dir, tmp_path)
+    manifest = json.loads((b / "manifest.json").read_text())
+    manifest["formats"]["tflite-int8"]["sha256"] = "0" * 64
+    (b / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="sha256"):
+        Classifier(b)
