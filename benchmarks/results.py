@@ -56,6 +56,11 @@ TARGETS = {"speedup_vs_keras_predict_p50": (">=", 1000), "speedup_vs_keras_call_
            "wrapper_overhead_p50": ("<=", 1.10)}
 
 
+def _subset(entry: dict) -> str:
+    n = entry.get("accuracy_images", 10000)
+    return f" (first {n:,})" if n < 10000 else ""
+
+
 def markdown(results: dict) -> str:
     s = results["settings"]
     m = results["machine"]
@@ -73,7 +78,7 @@ def markdown(results: dict) -> str:
         gmacs = f"{e['macs_per_s_at_p50'] / 1e9:.2f}" if e.get("macs_per_s_at_p50") else "–"
         lines.append(
             f"| {e['format']} | {e['backend']} | {e['threads'] or '–'} | {e['size_bytes'] / 1024:,.0f} KiB "
-            f"| {100 * e['accuracy']:.2f}% | {100 * e['agreement_with_keras']:.2f}% | {lat['p50']:,.1f} | {lat['p99']:,.1f} "
+            f"| {100 * e['accuracy']:.2f}%{_subset(e)} | {100 * e['agreement_with_keras']:.2f}% | {lat['p50']:,.1f} | {lat['p99']:,.1f} "
             f"| {bare['p50']:,.1f} | {'–' if ratio != ratio else f'{ratio:.2f}x'} | {e2e} | {e['cold_start_s']:.2f} "
             f"| {e['peak_rss_mb']:.0f} | {e['throughput_ips']:,.0f} | {gmacs} |")
     t = results.get("targets") or {}
