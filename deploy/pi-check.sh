@@ -16,13 +16,14 @@ start=$(date +%s)
 log() { echo "pi-check: $*"; }
 
 # The Debian mirror this host already uses (no host name is hard-coded here).
-MIRROR=$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list \
-         | grep -v security | head -1 | awk '{print ($1=="deb") ? $2 : $2}')
+MIRROR=$( { grep -hsE '^(URIs:|deb )' /etc/apt/sources.list.d/*.sources /etc/apt/sources.list || true; } \
+         | grep -v security | head -1 | awk '{print $2}')
 [ -n "$MIRROR" ] || { echo "pi-check: no Debian mirror found in apt sources" >&2; exit 1; }
 
 # 1. qemu >= 8 (bookworm's 7.2 segfaults both runtimes), debootstrap, binfmt_misc.
-qemu_major() { qemu-aarch64-static --version 2>/dev/null | sed -n 's/.*version \([0-9]*\).*/\1/p' | head -1; }
-if [ "$(qemu_major || echo 0)" -lt 8 ] 2>/dev/null || ! command -v debootstrap >/dev/null; then
+qemu_major() { { qemu-aarch64-static --version 2>/dev/null || true; } | sed -n 's/.*version \([0-9]*\).*/\1/p' | head -1; }
+major=$(qemu_major); major=${major:-0}
+if [ "$major" -lt 8 ] || ! command -v debootstrap >/dev/null; then
   log "installing qemu-user-static from bookworm-backports, debootstrap, binfmt-support"
   echo "deb $MIRROR bookworm-backports main" > /etc/apt/sources.list.d/fashion-edge-backports.list
   apt-get update -qq
@@ -32,7 +33,11 @@ fi
 mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 # An older registration's "F" flag pins the old binary: drop it, then register the current one.
 [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && echo -1 > /proc/sys/fs/binfmt_misc/qemu-aarch64
-update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || update-binfmts --import qemu-aarch64 >/dev/null
+if [ -f /usr/lib/binfmt.d/qemu-aarch64.conf ]; then     # qemu >= 8 ships systemd-binfmt configs
+  cat /usr/lib/binfmt.d/qemu-aarch64.conf > /proc/sys/fs/binfmt_misc/register
+else
+  update-binfmts --enable qemu-aarch64 >/dev/null
+fi
 log "qemu $(qemu-aarch64-static --version | head -1 | awk '{print $3}'), QEMU_CPU=$CPU, mirror from host sources"
 
 # 2. The arm64 root (cached).
@@ -78,4 +83,4 @@ for extra in litert onnx; do
              /opt/venv-$extra/bin/fashion-edge predict images/*.png --bundle bundle --format $( [ $extra = litert ] && echo tflite-int8 || echo onnx-int8 ) --json > predict-$extra.jsonl
              /opt/venv-$extra/bin/python pi_compare.py bundle $extra"
 done
-log "done in $(( $(date +%s) - start )) s; arm64 root uses $(du -sh "$ROOT" | cut -f1)"
+log "done in $(( $(date +%s) - start )) s; arm64 root uses $(du -sh --exclude=./proc "$ROOT" 2>/dev/null | cut -f1)"
