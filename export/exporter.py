@@ -63,7 +63,6 @@ class FormatResult:
 class ExportResult:
     bundle: Path
     formats: tuple[FormatResult, ...]
-    failures: tuple[str, ...]
 
 
 def _load_keras_model(path: Path):
@@ -80,7 +79,7 @@ def calibration_set(data: FashionMNIST, n: int, seed: int) -> np.ndarray:
     return as_batch(data.x_train[np.sort(pick)])
 
 
-def _build(fmt: str, model, saved_model: Path, calibration: np.ndarray, float_onnx: Callable[[], bytes]) -> bytes:
+def _build(fmt: str, saved_model: Path, calibration: np.ndarray, float_onnx: Callable[[], bytes]) -> bytes:
     if FORMATS[fmt].family == "tflite":
         return tflite_export.convert(saved_model, fmt, calibration)
     if fmt == "onnx-float32":
@@ -128,7 +127,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
             with captured_native_output():
                 if spec.family == "tflite" and saved_model is None:
                     saved_model = tflite_export.write_saved_model(model, Path(tmp) / "saved_model")
-                blob = _build(fmt, model, saved_model, calibration, float_onnx)
+                blob = _build(fmt, saved_model, calibration, float_onnx)
             (stage / spec.filename).write_bytes(blob)
             backend_name = choose_backend(fmt)
             session = Session(open_backend(backend_name, blob))
@@ -185,4 +184,4 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
         (stage / "golden.json").write_text(json.dumps(golden))
         if failures:
             raise ParityError("parity gate failed, previous bundle kept: " + "; ".join(failures))
-    return ExportResult(model_dir / "bundle", tuple(results), ())
+    return ExportResult(model_dir / "bundle", tuple(results))

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -40,8 +39,9 @@ def staged_dir(final: Path) -> Iterator[Path]:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         _clean_stale(final)
-        staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.new-", dir=final.parent))
-        staging = staging.rename(staging.with_name(f".{final.name}.new-{os.getpid()}"))
+        staging = final.with_name(f".{final.name}.new-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
     except OSError as exc:
         raise ArtifactError(f"cannot write to {final.parent}: {exc.strerror or exc}") from exc
     try:
