@@ -5,7 +5,6 @@ baselines) are measured interleaved in rounds, so noise lands on all of them ali
 """
 from __future__ import annotations
 
-import io
 import os
 import platform
 import tempfile

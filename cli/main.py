@@ -9,6 +9,7 @@ Exit codes: 0 success; 1 the work failed (bad data, bad image, parity breach, ta
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -37,9 +38,11 @@ def _run_train(args: argparse.Namespace) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     from fashion_edge.export.exporter import ExportConfig, export
 
-    formats = tuple(args.formats.split(",")) if args.formats else ExportConfig.__dataclass_fields__["formats"].default
-    result = export(ExportConfig(model_dir=Path(args.model_dir), formats=formats, data_dir=args.data,
-                                 calibration_images=args.calibration_images))
+    config = ExportConfig(model_dir=Path(args.model_dir), data_dir=args.data,
+                          calibration_images=args.calibration_images)
+    if args.formats:
+        config = dataclasses.replace(config, formats=tuple(args.formats.split(",")))
+    result = export(config)
     print(f"wrote {result.bundle}")
     return 0
 

@@ -1,14 +1,9 @@
 """Packaging contract: one distribution whose wheel holds only fashion_edge/**, tested as installed."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
 
 STAGES = ("cli", "train", "export", "runtime", "benchmarks")
 
@@ -17,15 +12,6 @@ def test_tests_run_against_the_installed_package_not_the_source_tree():
     import fashion_edge.runtime
 
     assert "site-packages" in Path(fashion_edge.runtime.__file__).parts
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(out), str(REPO)], check=True, capture_output=True)
-    (found,) = out.glob("fashion_edge-*.whl")
-    return found
 
 
 def test_wheel_contains_only_the_fashion_edge_namespace(wheel):
