@@ -40,6 +40,8 @@ def bare_call(backend: str, model: bytes, pixels: np.ndarray, threads: int | Non
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+        if model[4:8] == b"ORTM":  # same session settings as the runtime's backend
+            options.add_session_config_entry("session.enable_saved_runtime_optimizations", "1")
         session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: pixels.reshape(1, 28, 28, 1).astype(np.float32)}
         names = [session.get_outputs()[0].name]

@@ -72,6 +72,40 @@ def export_section(dirs: list[Path]) -> list[str]:
     return lines if found else []
 
 
+def _ep_cell(v: dict) -> str:
+    return f"{v['verdict']}: {v['partitions']} partition(s), {v['supported_nodes']}/{v['nodes']} nodes"
+
+
+def device_section(dirs: list[Path]) -> list[str]:
+    """The accelerator verdicts recorded in each manifest at export."""
+    lines = ["## Mobile accelerators", "",
+             "Every file is a fixed batch-of-one graph. 'shape ops' are operators that read a tensor's "
+             "shape at run time (they split accelerator partitions). TFLite: "
+             "`tf.lite.experimental.Analyzer.analyze(gpu_compatibility=True)`. ONNX: ONNX Runtime's "
+             "`check_onnx_model_mobile_usability` (ORT-format files are judged by the ONNX file they were "
+             "converted from); YES = the checker expects the accelerator to run the model well as is.", ""]
+    found = False
+    for d in dirs:
+        manifest = _load(d / "bundle" / "manifest.json")
+        if not manifest or not all("device" in e for e in manifest["formats"].values()):
+            continue
+        found = True
+        lines += [f"### {manifest['model']}", "",
+                  "| format | input | shape ops | TFLite GPU delegate | NNAPI | CoreML NeuralNetwork | CoreML MLProgram |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, e in manifest["formats"].items():
+            dev = e["device"]
+            shape_ops = ", ".join(dev["shape_ops"]) or "none"
+            gpu = dev.get("gpu_delegate")
+            gpu_cell = "—" if gpu is None else ("compatible" if gpu["compatible"] else "NOT compatible: " + "; ".join(gpu["warnings"]))
+            accel = dev.get("accelerators", {})
+            eps = [_ep_cell(accel[k]) if k in accel else "—" for k in ("nnapi", "coreml-neuralnetwork", "coreml-mlprogram")]
+            lines.append(f"| {name} | {'x'.join(map(str, e['input']['shape']))} {e['input']['dtype']} | {shape_ops} "
+                         f"| {gpu_cell} | {' | '.join(eps)} |")
+        lines.append("")
+    return lines if found else []
+
+
 def bench_section(dirs: list[Path]) -> list[str]:
     found = [d / "bench" / "results.md" for d in dirs if (d / "bench" / "results.md").is_file()]
     if not found:
@@ -115,7 +149,7 @@ def reliability_section(dirs: list[Path]) -> list[str]:
     return lines + [""]
 
 
-SECTIONS = [training_section, export_section, bench_section, reliability_section]
+SECTIONS = [training_section, export_section, device_section, bench_section, reliability_section]
 
 
 def render_report(artifacts: Path) -> str:

@@ -17,7 +17,7 @@ def main(bundle: str, extra: str) -> int:
     expected = json.loads(Path("expected.json").read_text())
     golden = json.loads((Path(bundle) / "golden.json").read_text())
     x = np.asarray(golden["images"], np.uint8)
-    formats = ["tflite-float32", "tflite-int8"] if extra == "litert" else ["onnx-float32", "onnx-int8"]
+    formats = ["tflite-float32", "tflite-int8"] if extra == "litert" else ["onnx-float32", "ort-int8", "onnx-int8"]
     failures = 0
     for fmt in formats:
         clf = Classifier(bundle, format=fmt)

@@ -22,7 +22,7 @@ def main(bundle: str, out: str) -> None:
         Image.fromarray(np.asarray(pixels, np.uint8)).save(path)
         paths.append(path.name)
     expected = {}
-    for fmt in ("tflite-float32", "tflite-int8", "onnx-float32", "onnx-int8"):
+    for fmt in ("tflite-float32", "tflite-int8", "onnx-float32", "onnx-int8", "ort-int8"):
         backend = available_backends(fmt)[0]
         clf = Classifier(bundle, format=fmt, backend=backend)
         expected[fmt] = {"backend": backend,

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from fashion_edge.export import onnx_export, tflite_export
+from fashion_edge.export import device_checks, onnx_export, ort_export, tflite_export
 from fashion_edge.export.macs import count_macs
 from fashion_edge.export.parity import MAX_INT8_SIZE_RATIO, Parity, compare, golden_atol
 from fashion_edge.runtime.quiet import captured_native_output
@@ -79,12 +79,48 @@ def calibration_set(data: FashionMNIST, n: int, seed: int) -> np.ndarray:
     return as_batch(data.x_train[np.sort(pick)])
 
 
-def _build(fmt: str, saved_model: Path, calibration: np.ndarray, float_onnx: Callable[[], bytes]) -> bytes:
-    if FORMATS[fmt].family == "tflite":
-        return tflite_export.convert(saved_model, fmt, calibration)
-    if fmt == "onnx-float32":
-        return float_onnx()
-    return onnx_export.quantize_int8(float_onnx(), calibration)
+class _Builder:
+    """Makes each format's bytes once; ONNX int8 and the ORT files are derived from other formats."""
+
+    def __init__(self, model, workdir: Path, calibration: np.ndarray) -> None:
+        self._model, self._workdir, self._calibration = model, workdir, calibration
+        self._saved_model: Path | None = None
+        self._blobs: dict[str, bytes] = {}
+
+    def __call__(self, fmt: str) -> bytes:
+        if fmt not in self._blobs:
+            self._blobs[fmt] = self._make(fmt)
+        return self._blobs[fmt]
+
+    def _make(self, fmt: str) -> bytes:
+        family = FORMATS[fmt].family
+        if family == "tflite":
+            if self._saved_model is None:
+                self._saved_model = tflite_export.write_saved_model(self._model, self._workdir / "saved_model")
+            return tflite_export.convert(self._saved_model, fmt, self._calibration)
+        if fmt == "onnx-float32":
+            return onnx_export.convert_float(self._model)
+        if fmt == "onnx-int8":
+            return onnx_export.quantize_int8(self("onnx-float32"), self._calibration)
+        return ort_export.convert(self(ort_export.SOURCE[fmt]))
+
+    def device_report(self, fmt: str) -> dict:
+        """Accelerator verdicts; an ORT file is judged by its ONNX source (the checker reads ONNX)."""
+        family = FORMATS[fmt].family
+        if family == "tflite":
+            return device_checks.tflite_report(self(fmt))
+        source = ort_export.SOURCE.get(fmt, fmt)
+        report = device_checks.onnx_report(self(source))
+        return report if source == fmt else {**report, "checked_as": source}
+
+
+def _device_summary(report: dict) -> str:
+    shape = "shape ops " + ",".join(report["shape_ops"]) if report["shape_ops"] else "no shape ops"
+    if "gpu_delegate" in report:
+        return f"{shape}; GPU delegate {'compatible' if report['gpu_delegate']['compatible'] else 'NOT compatible'}"
+    eps = "; ".join(f"{ep} {v['partitions']} partition(s) {v['supported_nodes']}/{v['nodes']} {v['verdict']}"
+                    for ep, v in report["accelerators"].items())
+    return f"{shape}; {eps}"
 
 
 def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportResult:
@@ -112,22 +148,14 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
     golden = {"preprocessing": PREPROCESSING_ID, "images": golden_x[..., 0].tolist(),
               "labels": data.y_test[:GOLDEN_IMAGES].tolist(),
               "keras_logits": keras_logits[:GOLDEN_IMAGES].round(6).tolist(), "outputs": {}}
-    onnx_cache: dict[str, bytes] = {}
-
-    def float_onnx() -> bytes:
-        if "onnx" not in onnx_cache:
-            onnx_cache["onnx"] = onnx_export.convert_float(model)
-        return onnx_cache["onnx"]
-
     with tempfile.TemporaryDirectory() as tmp, staged_dir(model_dir / "bundle") as stage:
-        saved_model = None
+        build = _Builder(model, Path(tmp), calibration)
         for fmt in config.formats:
             spec = FORMATS[fmt]
             start = time.perf_counter()
             with captured_native_output():
-                if spec.family == "tflite" and saved_model is None:
-                    saved_model = tflite_export.write_saved_model(model, Path(tmp) / "saved_model")
-                blob = _build(fmt, saved_model, calibration, float_onnx)
+                blob = build(fmt)
+                device = build.device_report(fmt)
             (stage / spec.filename).write_bytes(blob)
             backend_name = choose_backend(fmt)
             session = Session(open_backend(backend_name, blob))
@@ -144,7 +172,9 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
                            "scale": out.scale, "zero_point": out.zero_point},
                 "parity_backend": backend_name,
                 "parity": parity.to_json(),
-                "golden_atol": golden_atol(fmt, out.scale or (onnx_export.output_step(blob) if fmt == "onnx-int8" else 0.0)),
+                "golden_atol": golden_atol(fmt, out.scale or (
+                    onnx_export.output_step(build("onnx-int8")) if fmt in ("onnx-int8", "ort-int8") else 0.0)),
+                "device": device,
             }
             golden["outputs"][fmt] = {"logits": logits[:GOLDEN_IMAGES].round(6).tolist(),
                                       "top1": logits[:GOLDEN_IMAGES].argmax(1).tolist(),
@@ -154,6 +184,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
             log(f"  {fmt:15s} {len(blob):>9,} B  acc {100 * parity.accuracy:.2f}%  "
                 f"agree {100 * parity.agreement:.2f}%  max|Δ| {parity.max_abs_logit_diff:.2e}  "
                 f"[{backend_name}, {seconds:.1f} s]  {verdict}")
+            log(f"  {'':15s} {_device_summary(device)}")
 
         failures = [f"{r.name}: {f}" for r in results for f in r.parity.failures]
         sizes = {r.name: r.size_bytes for r in results}
@@ -169,7 +200,8 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
             "model": model_name,
             "labels": list(LABELS),
             "input": {"shape": [1, 28, 28, 1], "layout": "NHWC", "pixel_range": [0, 255],
-                      "batch": "dynamic (the shape above is batch-of-one)",
+                      "batch": "fixed at 1: no operator reads the batch size, so a TFLite interpreter "
+                               "may resize the input to N; ONNX/ORT files take one image per run",
                       "preprocessing": PREPROCESSING_ID},
             "keras": {"test_accuracy": keras_acc, "test_images": int(len(data.y_test))},
             "macs_per_image": count_macs(model),

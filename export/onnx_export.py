@@ -10,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_edge.export.device_graph import INPUT_NAME, device_graph, input_spec
+
 TF2ONNX_OPSET = 18   # the newest opset tf2onnx 1.17 emits
 OPSET = 21           # upgraded with onnx's version converter: QDQ ops at opset >= 19 run everywhere,
                      # including onnx.reference (its DequantizeLinear starts at 19)
-INPUT_NAME, OUTPUT_NAME = "pixels", "logits"
+OUTPUT_NAME = "logits"
 
 
 def convert_float(model) -> bytes:
@@ -22,8 +24,9 @@ def convert_float(model) -> bytes:
     import tf2onnx
     from onnx import version_converter
 
-    spec = tf.TensorSpec((None, 28, 28, 1), tf.float32, name=INPUT_NAME)
-    fn = tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    spec = input_spec()
+    graph = device_graph(model)
+    fn = tf.function(lambda x: graph(x, training=False), input_signature=[spec])
     proto, _ = tf2onnx.convert.from_function(fn, input_signature=[spec], opset=TF2ONNX_OPSET)
     proto = version_converter.convert_version(proto, OPSET)
     old = proto.graph.output[0].name  # tf2onnx names it after the TF tensor ("Identity:0")

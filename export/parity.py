@@ -20,7 +20,7 @@ class Thresholds:
 
 
 def thresholds_for(fmt: str, model: str) -> Thresholds:
-    if fmt in ("tflite-float32", "onnx-float32"):
+    if fmt.endswith("-float32"):
         return Thresholds(min_agreement=0.999, max_abs_logit_diff=1e-3)
     if fmt == "tflite-float16":
         return Thresholds(min_agreement=0.998)
@@ -82,7 +82,7 @@ def golden_atol(fmt: str, output_scale: float) -> float:
     Float32 formats: the parity bound. Quantized outputs: two quantization steps, since runtimes
     may round one accumulator differently. Others: a small absolute slack for reduced precision.
     """
-    if fmt in ("tflite-float32", "onnx-float32"):
+    if fmt.endswith("-float32"):
         return 1e-3
     if output_scale:
         return float(2 * output_scale)

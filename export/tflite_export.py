@@ -10,12 +10,13 @@ from typing import Iterator
 
 import numpy as np
 
+from fashion_edge.export.device_graph import device_graph, input_spec
+
 
 def write_saved_model(model, folder: Path) -> Path:
-    import tensorflow as tf
-
-    spec = tf.TensorSpec((None, 28, 28, 1), tf.float32, name="pixels")
-    model.export(str(folder), format="tf_saved_model", input_signature=[spec], verbose=False)
+    """The batch-of-one, shape-op-free graph (see device_graph) as a SavedModel."""
+    device_graph(model).export(str(folder), format="tf_saved_model", input_signature=[input_spec()],
+                               verbose=False)
     return folder
 
 

@@ -45,6 +45,8 @@ def _check_model_bytes(fmt: str, blob: bytes) -> None:
         raise BundleError(f"{fmt}: not a TFLite flatbuffer (no TFL3 identifier)")
     if family == "onnx" and (len(blob) < 16 or blob[0] != 0x08):  # field 1 (ir_version), varint
         raise BundleError(f"{fmt}: not an ONNX protobuf")
+    if family == "ort" and (len(blob) < 16 or blob[4:8] != b"ORTM"):
+        raise BundleError(f"{fmt}: not an ORT-format flatbuffer (no ORTM identifier)")
 
 
 class Classifier:

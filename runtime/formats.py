@@ -23,12 +23,17 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("tflite-int8", "tflite", "int8.tflite", True),
     Format("onnx-float32", "onnx", "float32.onnx", False),
     Format("onnx-int8", "onnx", "int8.onnx", True),
+    # ONNX Runtime's own flatbuffer (what ONNX Runtime Mobile's minimal builds load), converted from
+    # the ONNX format of the same precision
+    Format("ort-float32", "ort", "float32.ort", False),
+    Format("ort-int8", "ort", "int8.ort", True),
 )}
 
 # family -> backends in order of preference
 BACKENDS: dict[str, tuple[str, ...]] = {
     "tflite": ("litert", "tflite-runtime"),
     "onnx": ("onnxruntime", "onnx-reference"),
+    "ort": ("onnxruntime",),
 }
 
 # Measured: tflite-runtime 2.14 (its last release) lacks the FULLY_CONNECTED v12 kernel that

@@ -1,12 +1,16 @@
-// Loads a fashion-edge bundle the way an app would: manifest.json for files, hashes, input contract
-// and tolerances; golden.json for inputs and expected outputs. Runs every ONNX format with
-// onnxruntime-node and exits non-zero unless each matches (logits within golden_atol, same top-1).
+// Loads a fashion-edge bundle the way an app would: manifest.json for files, hashes, input contract,
+// quantization and tolerances; golden.json for inputs and expected outputs. Runs every format: ONNX
+// and ORT-format (ONNX Runtime Mobile) files on onnxruntime-node, TFLite files on LiteRT.js
+// (@litertjs/core, WebAssembly CPU). Exits non-zero unless each matches (dequantized logits within
+// golden_atol, same top-1).
 //
 //   node check.mjs path/to/bundle
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
+
+import { liteRtRunner } from "./litert-node.mjs";
 
 const bundle = process.argv[2];
 if (!bundle) {
@@ -20,10 +24,35 @@ if (manifest.input.preprocessing !== golden.preprocessing) throw new Error("prep
 const [, height, width, channels] = manifest.input.shape; // NHWC, batch of one
 const images = golden.images; // uint8 pixels, already preprocessed (fashion-mnist-v1)
 let failures = 0;
-let checked = 0;
+const checked = new Set();
+
+// ONNX/ORT: onnxruntime-node. ORT-format files carry saved runtime optimizations (CPU fusions);
+// replay them as the Python runtime does, only for files whose hash matched the manifest.
+async function onnxRunner(name, entry, bytes) {
+  const options = name.startsWith("ort-")
+    ? { extra: { session: { enable_saved_runtime_optimizations: "1" } } } : {};
+  const session = await ort.InferenceSession.create(bytes, options);
+  return async (data, shape) => {
+    const output = await session.run({ [entry.input.name]: new ort.Tensor(entry.input.dtype, data, shape) });
+    return output[entry.output.name].data;
+  };
+}
+
+// What an app does with the manifest's numbers: real = scale * (q - zero_point).
+function dequantize(raw, tensor) {
+  if (!tensor.scale) return Array.from(raw);
+  return Array.from(raw, (q) => tensor.scale * (q - tensor.zero_point));
+}
+
+function quantize(pixels, tensor) {
+  const typed = tensor.dtype === "uint8" ? Uint8Array : tensor.dtype === "int8" ? Int8Array : Float32Array;
+  if (!tensor.scale || (tensor.scale === 1 && tensor.zero_point === 0)) return typed.from(pixels);
+  return typed.from(pixels, (p) => Math.round(p / tensor.scale + tensor.zero_point));
+}
 
 for (const [name, entry] of Object.entries(manifest.formats)) {
-  if (!name.startsWith("onnx-")) continue;
+  const family = name.split("-")[0];
+  if (!["tflite", "onnx", "ort"].includes(family)) continue;
   const bytes = readFileSync(join(bundle, entry.file));
   const sha = createHash("sha256").update(bytes).digest("hex");
   if (bytes.length !== entry.bytes || sha !== entry.sha256) {
@@ -31,16 +60,14 @@ for (const [name, entry] of Object.entries(manifest.formats)) {
     failures++;
     continue;
   }
-  const session = await ort.InferenceSession.create(bytes);
+  const run = family === "tflite" ? await liteRtRunner(bytes) : await onnxRunner(name, entry, bytes);
   const expected = golden.outputs[name];
   let worst = 0;
   let top1Mismatches = 0;
   for (let i = 0; i < images.length; i++) {
-    // The ONNX models take float32 pixels 0..255 (quantization, if any, is inside the graph).
-    const pixels = Float32Array.from(images[i].flat());
-    const input = new ort.Tensor("float32", pixels, [1, height, width, channels]);
-    const output = await session.run({ [entry.input.name]: input });
-    const logits = output[entry.output.name].data;
+    // uint8 pixels 0..255 in; the input tensor's dtype/scale/zero point say how to feed them.
+    const raw = await run(quantize(images[i].flat(), entry.input), [1, height, width, channels]);
+    const logits = dequantize(raw, entry.output);
     let best = 0;
     for (let k = 0; k < logits.length; k++) {
       worst = Math.max(worst, Math.abs(logits[k] - expected.logits[i][k]));
@@ -50,13 +77,14 @@ for (const [name, entry] of Object.entries(manifest.formats)) {
   }
   const ok = worst <= entry.golden_atol && top1Mismatches === 0;
   if (!ok) failures++;
-  checked++;
-  console.log(`${name}: ${images.length} golden images, max |dlogit| ${worst.toExponential(2)} ` +
+  checked.add(family);
+  const runtime = family === "tflite" ? "LiteRT.js" : "onnxruntime-node";
+  console.log(`${name}: ${images.length} golden images on ${runtime}, max |dlogit| ${worst.toExponential(2)} ` +
     `(atol ${entry.golden_atol.toExponential(1)}), top-1 mismatches ${top1Mismatches}: ${ok ? "ok" : "FAIL"}`);
 }
-if (checked === 0) {
-  console.error("no ONNX formats in the bundle");
+if (checked.size === 0) {
+  console.error("no TFLite, ONNX or ORT formats in the bundle");
   process.exit(1);
 }
-console.log(`node-check (${manifest.labels.length} labels, onnxruntime-node): ${failures === 0 ? "passed" : "FAILED"}`);
+console.log(`node-check (${manifest.labels.length} labels; ${[...checked].join(", ")}): ${failures === 0 ? "passed" : "FAILED"}`);
 process.exit(failures === 0 ? 0 : 1);

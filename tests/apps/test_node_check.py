@@ -1,4 +1,5 @@
-"""The bundle consumed from another language: Node.js + onnxruntime-node against golden.json."""
+"""The bundle consumed from another language: Node.js (LiteRT.js for TFLite, onnxruntime-node for
+ONNX and ORT format) against golden.json."""
 from __future__ import annotations
 
 import shutil
@@ -6,6 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
+from fashion_edge.runtime.formats import FORMATS
 
 pytestmark = pytest.mark.slow
 APP = Path(__file__).resolve().parents[2] / "apps" / "node-check"
@@ -15,7 +18,7 @@ APP = Path(__file__).resolve().parents[2] / "apps" / "node-check"
 def node_app():
     if not shutil.which("node") or not shutil.which("npm"):
         pytest.fail("node and npm are needed for the app check (Debian: apt-get install nodejs npm)")
-    if not (APP / "node_modules" / "onnxruntime-node").is_dir():
+    if not all((APP / "node_modules" / pkg).is_dir() for pkg in ("onnxruntime-node", "@litertjs/core")):
         # --ignore-scripts: the postinstall script fetches optional GPU binaries from a host this
         # machine cannot reach; the CPU binaries ship inside the package.
         subprocess.run(["npm", "install", "--ignore-scripts", "--no-audit", "--no-fund", "--no-package-lock"],
@@ -27,10 +30,12 @@ def node(app: Path, bundle: Path) -> subprocess.CompletedProcess:
     return subprocess.run(["node", "check.mjs", str(bundle)], cwd=app, capture_output=True, text=True, timeout=300)
 
 
-def test_node_runs_the_onnx_models_and_matches_golden(node_app, edge_bundle):
+def test_node_runs_every_format_and_matches_golden(node_app, edge_bundle):
     result = node(node_app, edge_bundle.bundle)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "onnx-float32: 32 golden images" in result.stdout and "onnx-int8: 32 golden images" in result.stdout
+    for fmt in FORMATS:
+        runtime = "LiteRT.js" if fmt.startswith("tflite-") else "onnxruntime-node"
+        assert f"{fmt}: 32 golden images on {runtime}" in result.stdout, result.stdout
     assert "passed" in result.stdout.splitlines()[-1]
 
 

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 THREADS, CALLS = 8, 2000
 
 
-@pytest.mark.parametrize("fmt", ["tflite-int8", "tflite-float32", "onnx-int8", "onnx-float32"])
+@pytest.mark.parametrize("fmt", ["tflite-int8", "tflite-float32", "onnx-int8", "onnx-float32", "ort-int8"])
 def test_eight_threads_match_serial_results(fmt, edge_bundle, data):
     for backend in available_backends(fmt):
         calls = CALLS if backend != "onnx-reference" else 20

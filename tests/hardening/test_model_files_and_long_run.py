@@ -17,7 +17,7 @@ from fashion_edge.runtime.backends import available_backends
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("fmt", ["tflite-int8", "tflite-float32", "onnx-int8", "onnx-float32"])
+@pytest.mark.parametrize("fmt", ["tflite-int8", "tflite-float32", "onnx-int8", "onnx-float32", "ort-int8"])
 def test_truncated_and_corrupted_model_files_never_crash(fmt, edge_bundle):
     from fashion_edge.runtime.bundle import Bundle
 

@@ -1,0 +1,44 @@
+"""ONNX -> ORT format, the flatbuffer that ONNX Runtime Mobile (minimal builds) loads.
+
+Converted with onnxruntime's own tool in its "Runtime" optimization style: the file keeps the graph
+at basic optimization level, so NNAPI (Android) and CoreML (iOS) can claim whole partitions, and
+carries the CPU fusions (e.g. QDQ -> QLinearConv) as saved runtime optimizations, replayed when the
+session enables `session.enable_saved_runtime_optimizations` (our runtime does, for files whose
+sha256 matched the manifest). The "Fixed" style would bake in CPU-only fused kernels that the
+mobile accelerators cannot take.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import tempfile
+from pathlib import Path
+
+ORT_IDENTIFIER = b"ORTM"   # flatbuffer file identifier, bytes 4..8 of every ORT-format file
+OPTIMIZATION_STYLE = "Runtime"
+SOURCE = {"ort-float32": "onnx-float32", "ort-int8": "onnx-int8"}  # ORT format -> the ONNX it is made from
+TARGET_PLATFORM = "arm"    # phones and Pis; lets int8 QDQ fuse into int8 (not uint8-only) kernels
+
+
+def convert(onnx_model: bytes) -> bytes:
+    from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp, "model.onnx"), Path(tmp, "out")
+        src.write_bytes(onnx_model)
+        tool_log = logging.getLogger("ort_format_model.utils")  # logs each config file it writes
+        level = tool_log.level
+        tool_log.setLevel(logging.WARNING)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # the tool narrates every step on stdout
+                convert_onnx_models_to_ort(src, output_dir=out,
+                                           optimization_styles=[OptimizationStyle[OPTIMIZATION_STYLE]],
+                                           target_platform=TARGET_PLATFORM)
+        finally:
+            tool_log.setLevel(level)
+        (ort_file,) = out.glob("*.ort")
+        blob = ort_file.read_bytes()
+    if blob[4:8] != ORT_IDENTIFIER:
+        raise RuntimeError("onnxruntime's converter did not write an ORT-format file")
+    return blob
