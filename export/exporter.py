@@ -21,7 +21,7 @@ from fashion_edge.export.parity import MAX_INT8_SIZE_RATIO, Parity, compare, gol
 from fashion_edge.runtime.quiet import captured_native_output
 from fashion_edge.runtime.atomic import staged_dir
 from fashion_edge.runtime.backends import choose_backend, open_backend
-from fashion_edge.runtime.bundle import SCHEMA_VERSION, sha256_bytes
+from fashion_edge.runtime.bundle import SCHEMA_VERSION, describe_device, sha256_bytes
 from fashion_edge.runtime.errors import ArtifactError, FashionEdgeError, UsageError
 from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID
@@ -86,6 +86,7 @@ class _Builder:
         self._model, self._workdir, self._calibration = model, workdir, calibration
         self._saved_model: Path | None = None
         self._blobs: dict[str, bytes] = {}
+        self.ort_operators: dict[str, str] = {}  # ORT format -> operators for a minimal ORT build
 
     def __call__(self, fmt: str) -> bytes:
         if fmt not in self._blobs:
@@ -102,7 +103,9 @@ class _Builder:
             return onnx_export.convert_float(self._model)
         if fmt == "onnx-int8":
             return onnx_export.quantize_int8(self("onnx-float32"), self._calibration)
-        return ort_export.convert(self(ort_export.SOURCE[fmt]))
+        converted = ort_export.convert(self(ort_export.SOURCE[fmt]))
+        self.ort_operators[fmt] = converted.required_operators
+        return converted.model
 
     def device_report(self, fmt: str) -> dict:
         """Accelerator verdicts; an ORT file is judged by its ONNX source (the checker reads ONNX)."""
@@ -112,15 +115,6 @@ class _Builder:
         source = ort_export.SOURCE.get(fmt, fmt)
         report = device_checks.onnx_report(self(source))
         return report if source == fmt else {**report, "checked_as": source}
-
-
-def _device_summary(report: dict) -> str:
-    shape = "shape ops " + ",".join(report["shape_ops"]) if report["shape_ops"] else "no shape ops"
-    if "gpu_delegate" in report:
-        return f"{shape}; GPU delegate {'compatible' if report['gpu_delegate']['compatible'] else 'NOT compatible'}"
-    eps = "; ".join(f"{ep} {v['partitions']} partition(s) {v['supported_nodes']}/{v['nodes']} {v['verdict']}"
-                    for ep, v in report["accelerators"].items())
-    return f"{shape}; {eps}"
 
 
 def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportResult:
@@ -176,6 +170,10 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
                     onnx_export.output_step(build("onnx-int8")) if fmt in ("onnx-int8", "ort-int8") else 0.0)),
                 "device": device,
             }
+            if fmt in build.ort_operators:
+                entries[fmt]["ort"] = {"optimization_style": ort_export.OPTIMIZATION_STYLE,
+                                       "session_config": {"session.enable_saved_runtime_optimizations": "1"},
+                                       "required_operators": build.ort_operators[fmt]}
             golden["outputs"][fmt] = {"logits": logits[:GOLDEN_IMAGES].round(6).tolist(),
                                       "top1": logits[:GOLDEN_IMAGES].argmax(1).tolist(),
                                       # every test image's top-1, one digit each, for exact checks on devices
@@ -184,7 +182,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
             log(f"  {fmt:15s} {len(blob):>9,} B  acc {100 * parity.accuracy:.2f}%  "
                 f"agree {100 * parity.agreement:.2f}%  max|Δ| {parity.max_abs_logit_diff:.2e}  "
                 f"[{backend_name}, {seconds:.1f} s]  {verdict}")
-            log(f"  {'':15s} {_device_summary(device)}")
+            log(f"  {'':15s} {describe_device(device)}")
 
         failures = [f"{r.name}: {f}" for r in results for f in r.parity.failures]
         sizes = {r.name: r.size_bytes for r in results}

@@ -13,6 +13,7 @@ import contextlib
 import io
 import logging
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ORT_IDENTIFIER = b"ORTM"   # flatbuffer file identifier, bytes 4..8 of every ORT-format file
@@ -21,7 +22,15 @@ SOURCE = {"ort-float32": "onnx-float32", "ort-int8": "onnx-int8"}  # ORT format 
 TARGET_PLATFORM = "arm"    # phones and Pis; lets int8 QDQ fuse into int8 (not uint8-only) kernels
 
 
-def convert(onnx_model: bytes) -> bytes:
+@dataclass(frozen=True)
+class OrtModel:
+    model: bytes
+    # The tool's operator list for a custom minimal ONNX Runtime build (`--include_ops_by_config`):
+    # an app that builds its own runtime needs exactly these kernels.
+    required_operators: str
+
+
+def convert(onnx_model: bytes) -> OrtModel:
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -38,7 +47,10 @@ def convert(onnx_model: bytes) -> bytes:
         finally:
             tool_log.setLevel(level)
         (ort_file,) = out.glob("*.ort")
+        (config,) = out.glob("*.config")
         blob = ort_file.read_bytes()
+        # drop the tool's "# Generated from model/s: <temporary paths>" header
+        operators = "".join(line for line in config.read_text().splitlines(keepends=True) if not line.startswith("#"))
     if blob[4:8] != ORT_IDENTIFIER:
         raise RuntimeError("onnxruntime's converter did not write an ORT-format file")
-    return blob
+    return OrtModel(blob, operators)

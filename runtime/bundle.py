@@ -22,6 +22,28 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+_EP_NAMES = {"nnapi": "NNAPI", "coreml-neuralnetwork": "CoreML NeuralNetwork", "coreml-mlprogram": "CoreML MLProgram"}
+
+
+def describe_device(report: dict[str, Any] | None) -> str:
+    """One line from a manifest's `formats[F].device`: what mobile accelerators make of the file."""
+    if not report:
+        return "not recorded (bundle exported before accelerator checks)"
+    try:
+        return _describe(report)
+    except (KeyError, TypeError, AttributeError, ValueError):  # a hand-edited manifest: say so, don't crash
+        return "unreadable entry in manifest.json"
+
+
+def _describe(report: dict[str, Any]) -> str:
+    shape = "shape ops " + ",".join(report.get("shape_ops", [])) if report.get("shape_ops") else "no shape ops"
+    if "gpu_delegate" in report:
+        return f"{shape}; TFLite GPU delegate {'compatible' if report['gpu_delegate']['compatible'] else 'NOT compatible'}"
+    eps = "; ".join(f"{_EP_NAMES.get(ep, ep)} {v['verdict']} ({v['partitions']} partition(s), "
+                    f"{v['supported_nodes']}/{v['nodes']} nodes)" for ep, v in report.get("accelerators", {}).items())
+    return f"{shape}; {eps}"
+
+
 @dataclass(frozen=True)
 class FormatEntry:
     """One format's line in the manifest."""

@@ -6,7 +6,7 @@ import json
 import sys
 
 from fashion_edge.runtime.backends import INSTALLED_BY, is_installed
-from fashion_edge.runtime.bundle import Bundle
+from fashion_edge.runtime.bundle import Bundle, describe_device
 from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.formats import BACKENDS, FORMATS
@@ -54,4 +54,8 @@ def run_info(args: argparse.Namespace) -> int:
         print(f"{name:16s}{e.file:16s}{e.bytes / 1024:>9.1f}Ki"
               f"{'' if acc is None else f'{100 * acc:.2f}%':>10s}{'' if agree is None else f'{100 * agree:.2f}%':>9s}"
               f"  {', '.join(here) or 'none (pip install fashion-edge[' + INSTALLED_BY[BACKENDS[FORMATS[name].family][0]][1] + '])'}")
+    print()
+    print("accelerators (recorded at export: TFLite Analyzer, ONNX Runtime's mobile usability checker)")
+    for name in bundle.formats:
+        print(f"{name:16s}{describe_device(m['formats'][name].get('device'))}")
     return 0

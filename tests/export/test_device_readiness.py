@@ -124,3 +124,10 @@ def test_report_shows_the_accelerator_verdicts_from_the_manifest(edge_bundle):
         assert f"| {name} | 1x28x28x1 " in section, name
     assert "| onnx-float32 | 1x28x28x1 float32 | none | — | YES: 1 partition(s), 15/15 nodes |" in section
     assert "| tflite-int8 | 1x28x28x1 uint8 | none | compatible |" in section
+
+
+def test_ort_entries_carry_the_operator_list_for_a_minimal_build(edge_bundle):
+    entry = _manifest(edge_bundle.bundle)["formats"]["ort-int8"]["ort"]
+    assert entry["optimization_style"] == "Runtime"
+    ops = entry["required_operators"]
+    assert "ai.onnx;" in ops and "Conv" in ops and "QuantizeLinear" in ops

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -64,5 +65,21 @@ def test_missing_bundle_is_one_line(tmp_path, images):
 def test_info_lists_formats_and_backends(edge_bundle):
     result = run("info", str(edge_bundle.bundle))
     assert result.returncode == 0, result.stderr
-    for name in ("tflite-int8", "onnx-float32", "litert", "onnxruntime", "fashion-mnist-v1"):
+    for name in ("tflite-int8", "onnx-float32", "ort-int8", "litert", "onnxruntime", "fashion-mnist-v1"):
         assert name in result.stdout
+    accelerators = result.stdout.split("accelerators", 1)[1]
+    assert "tflite-int8     no shape ops; TFLite GPU delegate compatible" in accelerators
+    assert "onnx-float32    no shape ops; NNAPI YES (1 partition(s), 15/15 nodes)" in accelerators
+
+
+def test_info_survives_a_hand_edited_accelerator_entry(edge_bundle, tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(edge_bundle.bundle, bundle)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    manifest["formats"]["onnx-int8"]["device"] = {"accelerators": "not a dict"}
+    del manifest["formats"]["tflite-int8"]["device"]
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+    result = run("info", str(bundle))
+    assert result.returncode == 0, result.stderr
+    assert "onnx-int8       unreadable entry in manifest.json" in result.stdout
+    assert "tflite-int8     not recorded" in result.stdout
