@@ -35,14 +35,9 @@ def bare_call(backend: str, model: bytes, pixels: np.ndarray, threads: int | Non
     if backend == "onnxruntime":
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        if model[4:8] == b"ORTM":  # same session settings as the runtime's backend
-            options.add_session_config_entry("session.enable_saved_runtime_optimizations", "1")
-        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        from fashion_edge.runtime.backends.onnx import session_options
+
+        session = ort.InferenceSession(model, session_options(ort, model, threads), providers=["CPUExecutionProvider"])
         feed = {session.get_inputs()[0].name: pixels.reshape(1, 28, 28, 1).astype(np.float32)}
         names = [session.get_outputs()[0].name]
         return lambda: session.run(names, feed)

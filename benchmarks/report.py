@@ -25,6 +25,10 @@ def _model_dirs(artifacts: Path) -> list[Path]:
     return sorted(found, key=lambda p: (MODEL_ORDER.index(p.name) if p.name in MODEL_ORDER else 99, p.name))
 
 
+def _manifests(dirs: list[Path]) -> list[dict]:
+    return [m for m in (_load(d / "bundle" / "manifest.json") for d in dirs) if m]
+
+
 def training_section(dirs: list[Path]) -> list[str]:
     lines = ["## Training", "",
              "Real Fashion-MNIST; validation split from the training set; test set (10,000 images) used "
@@ -49,12 +53,8 @@ def export_section(dirs: list[Path]) -> list[str]:
     lines = ["## Export and parity", "",
              "Every format run in its runtime on all 10,000 test images and compared with Keras "
              "(max |Δlogit| dequantized for quantized formats). The gate's thresholds are in the manifest.", ""]
-    found = False
-    for d in dirs:
-        manifest = _load(d / "bundle" / "manifest.json")
-        if not manifest:
-            continue
-        found = True
+    manifests = _manifests(dirs)
+    for manifest in manifests:
         keras_acc = manifest["keras"]["test_accuracy"]
         lines += [f"### {manifest['model']} (Keras {100 * keras_acc:.2f}%)", "",
                   "| format | size | accuracy | Δ accuracy | agreement | max abs Δlogit | backend | gate |",
@@ -69,7 +69,7 @@ def export_section(dirs: list[Path]) -> list[str]:
             lines += ["", f"tflite-int8 / tflite-float32 size: {100 * size['int8_over_float32']:.1f}% "
                           f"(limit {100 * size['max']:.0f}%{', enforced' if size['enforced'] else ', not enforced for this model'})"]
         lines.append("")
-    return lines if found else []
+    return lines if manifests else []
 
 
 def _ep_cell(v: dict) -> str:
@@ -84,12 +84,8 @@ def device_section(dirs: list[Path]) -> list[str]:
              "`tf.lite.experimental.Analyzer.analyze(gpu_compatibility=True)`. ONNX: ONNX Runtime's "
              "`check_onnx_model_mobile_usability` (ORT-format files are judged by the ONNX file they were "
              "converted from); YES = the checker expects the accelerator to run the model well as is.", ""]
-    found = False
-    for d in dirs:
-        manifest = _load(d / "bundle" / "manifest.json")
-        if not manifest or not all("device" in e for e in manifest["formats"].values()):
-            continue
-        found = True
+    manifests = [m for m in _manifests(dirs) if all("device" in e for e in m["formats"].values())]
+    for manifest in manifests:
         lines += [f"### {manifest['model']}", "",
                   "| format | input | shape ops | TFLite GPU delegate | NNAPI | CoreML NeuralNetwork | CoreML MLProgram |",
                   "|---|---|---|---|---|---|---|"]
@@ -103,7 +99,7 @@ def device_section(dirs: list[Path]) -> list[str]:
             lines.append(f"| {name} | {'x'.join(map(str, e['input']['shape']))} {e['input']['dtype']} | {shape_ops} "
                          f"| {gpu_cell} | {' | '.join(eps)} |")
         lines.append("")
-    return lines if found else []
+    return lines if manifests else []
 
 
 def bench_section(dirs: list[Path]) -> list[str]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from fashion_edge.runtime.errors import FashionEdgeError
+from fashion_edge.runtime.formats import DEFAULT_FORMAT
 
 
 class _Parser(argparse.ArgumentParser):
@@ -122,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="classify image files with a bundle (no TensorFlow needed)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--bundle", default="artifacts/edge/bundle")
-    p.add_argument("--format", default="tflite-int8", help="default: tflite-int8")
+    p.add_argument("--format", default=DEFAULT_FORMAT, help=f"default: {DEFAULT_FORMAT}")
     p.add_argument("--backend", default=None, help="default: the best installed for the format")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")

@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fashion_edge.runtime.quiet import quiet_logger
+
 # Ops that read a tensor's shape at run time (the rest of a shape computation hangs off them).
 TFLITE_SHAPE_OPS = frozenset({"SHAPE", "RANK", "SIZE"})
 ONNX_SHAPE_OPS = frozenset({"Shape", "Size"})
@@ -63,8 +65,7 @@ def onnx_report(model: bytes) -> dict[str, Any]:
             m, fixed, "coreml_supported_mlprogram_ops.md"),
     }
     verdicts = {}
-    quiet = logging.getLogger("onnxruntime.tools")
-    with tempfile.TemporaryDirectory() as tmp, _silenced(quiet):
+    with tempfile.TemporaryDirectory() as tmp, quiet_logger("onnxruntime.tools", logging.ERROR):
         src, optimized = Path(tmp, "model.onnx"), Path(tmp, "basic.onnx")
         src.write_bytes(model)
         # The checker looks at the graph ORT would hand to an accelerator: after basic optimizations.
@@ -84,12 +85,3 @@ def _onnx_input_shape(proto) -> list[int | str]:
     dims = proto.graph.input[0].type.tensor_type.shape.dim
     return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
 
-
-@contextlib.contextmanager
-def _silenced(logger: logging.Logger):
-    previous = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(previous)

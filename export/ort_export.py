@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-ORT_IDENTIFIER = b"ORTM"   # flatbuffer file identifier, bytes 4..8 of every ORT-format file
+from fashion_edge.runtime.formats import ORT_FILE_ID
+from fashion_edge.runtime.quiet import quiet_logger
+
 OPTIMIZATION_STYLE = "Runtime"
 SOURCE = {"ort-float32": "onnx-float32", "ort-int8": "onnx-int8"}  # ORT format -> the ONNX it is made from
 TARGET_PLATFORM = "arm"    # phones and Pis; lets int8 QDQ fuse into int8 (not uint8-only) kernels
@@ -36,21 +37,16 @@ def convert(onnx_model: bytes) -> OrtModel:
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp, "model.onnx"), Path(tmp, "out")
         src.write_bytes(onnx_model)
-        tool_log = logging.getLogger("ort_format_model.utils")  # logs each config file it writes
-        level = tool_log.level
-        tool_log.setLevel(logging.WARNING)
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # the tool narrates every step on stdout
-                convert_onnx_models_to_ort(src, output_dir=out,
-                                           optimization_styles=[OptimizationStyle[OPTIMIZATION_STYLE]],
-                                           target_platform=TARGET_PLATFORM)
-        finally:
-            tool_log.setLevel(level)
+        # the tool narrates every step on stdout and logs each config file it writes
+        with contextlib.redirect_stdout(io.StringIO()), quiet_logger("ort_format_model.utils"):
+            convert_onnx_models_to_ort(src, output_dir=out,
+                                       optimization_styles=[OptimizationStyle[OPTIMIZATION_STYLE]],
+                                       target_platform=TARGET_PLATFORM)
         (ort_file,) = out.glob("*.ort")
         (config,) = out.glob("*.config")
         blob = ort_file.read_bytes()
         # drop the tool's "# Generated from model/s: <temporary paths>" header
         operators = "".join(line for line in config.read_text().splitlines(keepends=True) if not line.startswith("#"))
-    if blob[4:8] != ORT_IDENTIFIER:
+    if blob[4:8] != ORT_FILE_ID:
         raise RuntimeError("onnxruntime's converter did not write an ORT-format file")
     return OrtModel(blob, operators)

@@ -19,7 +19,7 @@ import numpy as np
 from fashion_edge.runtime.backends import choose_backend, open_backend
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import BundleError
-from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS
+from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS, ORT_FILE_ID, TFLITE_FILE_ID
 from fashion_edge.runtime.preprocess import ImageLike, as_batch, preprocess
 from fashion_edge.runtime.session import Session
 
@@ -41,11 +41,11 @@ class Prediction:
 def _check_model_bytes(fmt: str, blob: bytes) -> None:
     """Cheap structural checks before native code sees the file (the hash already matched)."""
     family = FORMATS[fmt].family
-    if family == "tflite" and (len(blob) < 16 or blob[4:8] != b"TFL3"):
+    if family == "tflite" and (len(blob) < 16 or blob[4:8] != TFLITE_FILE_ID):
         raise BundleError(f"{fmt}: not a TFLite flatbuffer (no TFL3 identifier)")
     if family == "onnx" and (len(blob) < 16 or blob[0] != 0x08):  # field 1 (ir_version), varint
         raise BundleError(f"{fmt}: not an ONNX protobuf")
-    if family == "ort" and (len(blob) < 16 or blob[4:8] != b"ORTM"):
+    if family == "ort" and (len(blob) < 16 or blob[4:8] != ORT_FILE_ID):
         raise BundleError(f"{fmt}: not an ORT-format flatbuffer (no ORTM identifier)")
 
 

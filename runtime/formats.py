@@ -42,5 +42,9 @@ UNSUPPORTED: dict[str, dict[str, str]] = {
     "tflite-runtime": {"tflite-dynamic": "tflite-runtime 2.14 lacks the FULLY_CONNECTED v12 kernel this file needs"},
 }
 
+# Flatbuffer file identifiers (bytes 4..8): checked before a native runtime sees the file.
+TFLITE_FILE_ID = b"TFL3"
+ORT_FILE_ID = b"ORTM"
+
 DEFAULT_FORMAT = "tflite-int8"
 PREPROCESSING_ID = "fashion-mnist-v1"

@@ -6,10 +6,23 @@ XNNPACK delegate on stderr; a user wants one line per step, and the native log o
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
 from typing import Iterator
+
+
+@contextlib.contextmanager
+def quiet_logger(name: str, level: int = logging.WARNING) -> Iterator[None]:
+    """Raise a Python logger's threshold for the block (tools that log every step at INFO)."""
+    logger = logging.getLogger(name)
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import numpy as np
 from fashion_edge.runtime.backends.base import TensorInfo
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.extras import require
+from fashion_edge.runtime.formats import ORT_FILE_ID
 
 _ONNX_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
 
@@ -27,8 +28,28 @@ def _batched(run_one, x: np.ndarray, fixed_batch: int) -> np.ndarray:
     return np.concatenate([run_one(x[i:i + fixed_batch]) for i in range(0, len(x), fixed_batch)])
 
 
+# Replays the CPU fusions an ORT-format file saved at conversion (see export/ort_export.py).
+SAVED_RUNTIME_OPTIMIZATIONS = "session.enable_saved_runtime_optimizations"
+
+
 def is_ort_format(model: bytes) -> bool:
-    return model[4:8] == b"ORTM"
+    return model[4:8] == ORT_FILE_ID
+
+
+def session_options(ort, model: bytes, threads: int | None):
+    """The session settings every onnxruntime session of ours uses (the runtime's and the bare benchmark's).
+
+    For ORT-format files the saved runtime optimizations are replayed: only for files the caller
+    trusts, which Classifier ensures by checking the sha256 against the manifest first.
+    """
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    if is_ort_format(model):
+        options.add_session_config_entry(SAVED_RUNTIME_OPTIMIZATIONS, "1")
+    return options
 
 
 class OnnxRuntimeBackend:
@@ -36,15 +57,7 @@ class OnnxRuntimeBackend:
 
     def __init__(self, model: bytes, threads: int | None = None) -> None:
         ort = require("onnxruntime", "onnx", "the onnxruntime backend")
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # errors only: ORT's warnings are not the user's business
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        if is_ort_format(model):
-            # Replays the CPU fusions saved at conversion (see export/ort_export.py). Only for files
-            # the caller trusts: Classifier checks the sha256 against the manifest first.
-            options.add_session_config_entry("session.enable_saved_runtime_optimizations", "1")
+        options = session_options(ort, model, threads)
         try:
             self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types, all for the same reason
