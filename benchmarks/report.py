@@ -64,12 +64,29 @@ def export_section(dirs: list[Path]) -> list[str]:
             lines.append(f"| {name} | {e['bytes'] / 1024:,.1f} KiB | {100 * p['accuracy']:.2f}% "
                          f"| {100 * p['accuracy_delta']:+.2f} pp | {100 * p['agreement']:.2f}% "
                          f"| {p['max_abs_logit_diff']:.2e} | {e['parity_backend']} | {'pass' if p['passed'] else 'FAIL'} |")
+        lines += calibration_lines(manifest)
         size = manifest.get("size_check")
         if size:
             lines += ["", f"tflite-int8 / tflite-float32 size: {100 * size['int8_over_float32']:.1f}% "
                           f"(limit {100 * size['max']:.0f}%{', enforced' if size['enforced'] else ', not enforced for this model'})"]
         lines.append("")
     return lines if manifests else []
+
+
+def calibration_lines(manifest: dict) -> list[str]:
+    """The int8 recipes the exporter tried, with their validation agreement, and the one it kept."""
+    searched = (manifest.get("calibration") or {}).get("formats") or {}
+    if not searched:
+        return []
+    first = next(iter(searched.values()))
+    lines = ["", f"Int8 calibration: each recipe judged on {first['validation_images']:,} validation images "
+                 "(held out of training; never the test set); the best agreement with Keras is kept.", "",
+             "| format | recipe | validation agreement | validation accuracy | kept |", "|---|---|---:|---:|---|"]
+    for fmt, choice in searched.items():
+        for c in choice["candidates"]:
+            lines.append(f"| {fmt} | {c['recipe']} | {100 * c['validation_agreement']:.2f}% "
+                         f"| {100 * c['validation_accuracy']:.2f}% | {'yes' if c['recipe'] == choice['chosen']['name'] else ''} |")
+    return lines
 
 
 def _ep_cell(v: dict) -> str:

@@ -39,8 +39,7 @@ def _run_train(args: argparse.Namespace) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     from fashion_edge.export.exporter import ExportConfig, export
 
-    config = ExportConfig(model_dir=Path(args.model_dir), data_dir=args.data,
-                          calibration_images=args.calibration_images)
+    config = ExportConfig(model_dir=Path(args.model_dir), data_dir=args.data)
     if args.formats:
         config = dataclasses.replace(config, formats=tuple(args.formats.split(",")))
     result = export(config)
@@ -111,7 +110,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="export artifacts/<model>/model.keras -> bundle/ (TFLite + ONNX), parity-gated")
     p.add_argument("model_dir", help="e.g. artifacts/edge")
     p.add_argument("--formats", default=None, help="comma-separated subset (default: all)")
-    p.add_argument("--calibration-images", type=int, default=1000)
     p.add_argument("--data", type=Path, default=None, help="Fashion-MNIST folder (default: as train)")
     p.set_defaults(run=_run_export)
 

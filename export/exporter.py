@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from fashion_edge.export import device_checks, onnx_export, ort_export, tflite_export
+from fashion_edge.export.calibration import Choice, HeldOut, Int8Recipe, search
 from fashion_edge.export.macs import count_macs
 from fashion_edge.export.parity import MAX_INT8_SIZE_RATIO, Parity, compare, golden_atol
 from fashion_edge.runtime.quiet import captured_native_output
@@ -43,10 +44,9 @@ class ParityError(FashionEdgeError):
 class ExportConfig:
     model_dir: Path
     formats: tuple[str, ...] = tuple(FORMATS)
-    calibration_images: int = 1000
-    seed: int = 0
+    seed: int = 0                       # order of the calibration pool
     data_dir: Path | None = None
-    # Testing hook: replaces the calibration images (e.g. with wrong data, to prove the gate bites).
+    # Testing hook: replaces the calibration pool (e.g. with wrong data, to prove the gate bites).
     calibration_override: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
@@ -74,19 +74,32 @@ def _load_keras_model(path: Path):
         raise ArtifactError(f"{path}: not a loadable Keras model ({exc.__class__.__name__}); retrain it") from exc
 
 
-def calibration_set(data: FashionMNIST, n: int, seed: int) -> np.ndarray:
-    """A seeded sample of training images, through the same preprocessing the device uses."""
-    pick = np.random.default_rng(seed).choice(len(data.x_train), size=n, replace=False)
-    return as_batch(data.x_train[np.sort(pick)])
+def _training_seed(model_dir: Path) -> int:
+    """The seed training split its validation images with (metrics.json), so they stay held out here."""
+    try:
+        return int(json.loads((model_dir / "metrics.json").read_text())["seed"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+def held_out(data: FashionMNIST, model, training_seed: int, seed: int, pool: np.ndarray | None = None) -> HeldOut:
+    """Calibration pool (training images minus validation, shuffled) and the validation split with Keras' answers."""
+    x_fit, _, x_val, y_val = data.split_validation(seed=training_seed)
+    if pool is None:
+        pool = as_batch(x_fit[np.random.default_rng(seed).permutation(len(x_fit))])
+    images = as_batch(x_val)
+    keras_top1 = model.predict(images.astype(np.float32), batch_size=1000, verbose=0).argmax(1)
+    return HeldOut(pool=pool, images=images, labels=y_val, keras_top1=keras_top1)
 
 
 class _Builder:
     """Makes each format's bytes once; ONNX int8 and the ORT files are derived from other formats."""
 
-    def __init__(self, model, workdir: Path, calibration: np.ndarray) -> None:
+    def __init__(self, model, workdir: Path, calibration: HeldOut) -> None:
         self._model, self._workdir, self._calibration = model, workdir, calibration
         self._saved_model: Path | None = None
         self._blobs: dict[str, bytes] = {}
+        self.choices: dict[str, Choice] = {}  # int8 format -> the calibration recipe it was built with
         self._onnx_reports: dict[str, dict] = {}  # an ORT file shares its ONNX source's verdicts
         self.ort_operators: dict[str, str] = {}  # ORT format -> operators for a minimal ORT build
 
@@ -100,14 +113,32 @@ class _Builder:
         if family == "tflite":
             if self._saved_model is None:
                 self._saved_model = tflite_export.write_saved_model(self._model, self._workdir / "saved_model")
-            return tflite_export.convert(self._saved_model, fmt, self._calibration)
+            saved = self._saved_model
+            if fmt == "tflite-int8":
+                return self._searched(fmt, tflite_export.INT8_RECIPES,
+                                      lambda recipe, images: tflite_export.convert(saved, fmt, images, recipe))
+            return tflite_export.convert(saved, fmt)
         if fmt == "onnx-float32":
             return onnx_export.convert_float(self._model)
         if fmt == "onnx-int8":
-            return onnx_export.quantize_int8(self("onnx-float32"), self._calibration)
+            source = self("onnx-float32")
+            return self._searched(fmt, onnx_export.INT8_RECIPES,
+                                  lambda recipe, images: onnx_export.quantize_int8(source, images, recipe))
         converted = ort_export.convert(self(ort_export.SOURCE[fmt]))
         self.ort_operators[fmt] = converted.required_operators
         return converted.model
+
+    def _searched(self, fmt: str, recipes: tuple[Int8Recipe, ...], build) -> bytes:
+        backend = choose_backend(fmt)
+        choice = search(recipes, build, lambda blob, x: Session(open_backend(backend, blob)).logits(x),
+                        self._calibration)
+        self.choices[fmt] = choice
+        return choice.model
+
+    def recipe(self, fmt: str) -> str | None:
+        """The calibration recipe a file was built with (an ORT file: its ONNX source's)."""
+        choice = self.choices.get(ort_export.SOURCE.get(fmt, fmt))
+        return choice.recipe.name if choice else None
 
     def device_report(self, fmt: str) -> dict:
         """Accelerator verdicts; an ORT file is judged by its ONNX source (the checker reads ONNX)."""
@@ -140,9 +171,10 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
     test = as_batch(data.x_test)
     keras_logits = model.predict(test.astype(np.float32), batch_size=1000, verbose=0)
     keras_acc = float((keras_logits.argmax(1) == data.y_test).mean())
-    calibration = (config.calibration_override if config.calibration_override is not None
-                   else calibration_set(data, config.calibration_images, config.seed))
-    log(f"{model_name}: Keras test accuracy {100 * keras_acc:.2f}%; calibrating on {len(calibration)} training images")
+    training_seed = _training_seed(model_dir)
+    calibration = held_out(data, model, training_seed, config.seed, config.calibration_override)
+    log(f"{model_name}: Keras test accuracy {100 * keras_acc:.2f}%; int8 recipes judged on "
+        f"{len(calibration.images):,} validation images")
 
     results: list[FormatResult] = []
     entries: dict[str, dict] = {}
@@ -178,6 +210,8 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
                     build.onnx_output_step(fmt) if spec.family != "tflite" else 0.0)),
                 "device": device,
             }
+            if build.recipe(fmt):
+                entries[fmt]["calibration_recipe"] = build.recipe(fmt)
             if fmt in build.ort_operators:
                 entries[fmt]["ort"] = {"optimization_style": ort_export.OPTIMIZATION_STYLE,
                                        "session_config": {SAVED_RUNTIME_OPTIMIZATIONS: "1"},
@@ -191,6 +225,10 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
                 f"agree {100 * parity.agreement:.2f}%  max|Δ| {parity.max_abs_logit_diff:.2e}  "
                 f"[{backend_name}, {seconds:.1f} s]  {verdict}")
             log(f"  {'':15s} {describe_device(device)}")
+            if fmt in build.choices:
+                log(f"  {'':15s} calibration: " + ", ".join(
+                    f"{c.recipe.name} {100 * c.validation_agreement:.2f}%" for c in build.choices[fmt].candidates)
+                    + f" (validation agreement) -> {build.choices[fmt].recipe.name}")
 
         failures = [f"{r.name}: {f}" for r in results for f in r.parity.failures]
         sizes = {r.name: r.size_bytes for r in results}
@@ -211,7 +249,9 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
                       "preprocessing": PREPROCESSING_ID},
             "keras": {"test_accuracy": keras_acc, "test_images": int(len(data.y_test))},
             "macs_per_image": count_macs(model),
-            "calibration": {"images": int(len(calibration)), "source": "training set", "seed": config.seed},
+            "calibration": {"source": "training set minus its validation split", "pool_seed": config.seed,
+                            "validation_split_seed": training_seed,
+                            "formats": {f: c.to_json(len(calibration.images)) for f, c in build.choices.items()}},
             "formats": entries,
             "size_check": size_check,
             "versions": library_versions(),

@@ -10,12 +10,24 @@ from pathlib import Path
 
 import numpy as np
 
+from fashion_edge.export.calibration import Int8Recipe
 from fashion_edge.export.device_graph import INPUT_NAME, device_graph, input_spec
 
 TF2ONNX_OPSET = 18   # the newest opset tf2onnx 1.17 emits
 OPSET = 21           # upgraded with onnx's version converter: QDQ ops at opset >= 19 run everywhere,
                      # including onnx.reference (its DequantizeLinear starts at 19)
 OUTPUT_NAME = "logits"
+
+# What the exporter tries for onnx-int8 (see calibration.py): onnxruntime's calibrators, with and
+# without 7-bit weights (`reduce_range`: no int16 saturation in the u8 x s8 kernels of x86 CPUs
+# without VNNI, which ONNX Runtime recommends for them).
+INT8_RECIPES = (
+    Int8Recipe("minmax-1k"),
+    Int8Recipe("minmax-1k-reduce-range", reduce_range=True),
+    Int8Recipe("minmax-5k-reduce-range", images=5000, reduce_range=True),
+    Int8Recipe("percentile-1k-reduce-range", method="percentile", reduce_range=True),
+    Int8Recipe("moving-average-1k-reduce-range", method="moving-average", reduce_range=True),
+)
 
 
 def convert_float(model) -> bytes:
@@ -52,20 +64,27 @@ class _Reader:
         pass
 
 
-def quantize_int8(float_model: bytes, calibration: np.ndarray) -> bytes:
-    """Static QDQ quantization: per-channel int8 weights, uint8 activations, MinMax calibration."""
+def quantize_int8(float_model: bytes, calibration: np.ndarray, recipe: Int8Recipe = INT8_RECIPES[0]) -> bytes:
+    """Static QDQ quantization: int8 weights, uint8 activations, calibrated as `recipe` says."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    method = {"minmax": CalibrationMethod.MinMax, "moving-average": CalibrationMethod.MinMax,
+              "percentile": CalibrationMethod.Percentile, "entropy": CalibrationMethod.Entropy}[recipe.method]
+    extra = {"CalibMovingAverage": True} if recipe.method == "moving-average" else {}
+    if recipe.method == "percentile":
+        extra["CalibPercentile"] = 99.999
 
     with tempfile.TemporaryDirectory() as tmp:
         src, pre, out = Path(tmp, "float.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "int8.onnx")
         src.write_bytes(float_model)
         quant_pre_process(str(src), str(pre))
         quantize_static(str(pre), str(out), _Reader(calibration),
-                        quant_format=QuantFormat.QDQ, per_channel=True,
+                        quant_format=QuantFormat.QDQ, per_channel=recipe.per_channel,
+                        reduce_range=recipe.reduce_range,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        calibrate_method=CalibrationMethod.MinMax)
+                        calibrate_method=method, extra_options=extra)
         proto = onnx.load(str(out))
         onnx.checker.check_model(proto, full_check=True)
         return proto.SerializeToString()

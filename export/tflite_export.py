@@ -10,7 +10,16 @@ from typing import Iterator
 
 import numpy as np
 
+from fashion_edge.export.calibration import Int8Recipe
 from fashion_edge.export.device_graph import device_graph, input_spec
+
+# What the exporter tries for tflite-int8 (see calibration.py). TensorFlow's converter calibrates by
+# min/max only; what it lets us choose is how many images and per-channel vs per-tensor weights.
+INT8_RECIPES = (
+    Int8Recipe("minmax-1k"),
+    Int8Recipe("minmax-5k", images=5000),
+    Int8Recipe("minmax-1k-per-tensor", per_channel=False),
+)
 
 
 def write_saved_model(model, folder: Path) -> Path:
@@ -20,8 +29,9 @@ def write_saved_model(model, folder: Path) -> Path:
     return folder
 
 
-def convert(saved_model: Path, fmt: str, calibration: np.ndarray) -> bytes:
-    """One TFLite flatbuffer; `calibration` is uint8 pixels (N, 28, 28, 1) from the training set."""
+def convert(saved_model: Path, fmt: str, calibration: np.ndarray | None = None,
+            recipe: Int8Recipe | None = None) -> bytes:
+    """One TFLite flatbuffer; `calibration` (int8 only) is uint8 pixels (N, 28, 28, 1) from the training set."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
@@ -41,6 +51,8 @@ def convert(saved_model: Path, fmt: str, calibration: np.ndarray) -> bytes:
         # uint8 in and out: a device feeds raw pixels (the calibrated input scale is 1, zero point 0)
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
+        if recipe is not None and not recipe.per_channel:
+            converter._experimental_disable_per_channel = True  # the converter's only switch for it
     elif fmt != "tflite-float32":
         raise ValueError(f"not a TFLite format: {fmt}")
     return bytes(converter.convert())

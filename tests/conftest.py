@@ -44,7 +44,7 @@ def trained_edge(tmp_path_factory):
 def _export(model_dir):
     from fashion_edge.export.exporter import ExportConfig, export
 
-    return export(ExportConfig(model_dir=model_dir, calibration_images=500), log=lambda _: None)
+    return export(ExportConfig(model_dir=model_dir), log=lambda _: None)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,90 @@
+"""Int8 calibration that earns its margin: a declared set of recipes, judged on held-out images.
+
+A quantized model's agreement with Keras depends on how its ranges were calibrated, and the best
+recipe differs between models and between converters. The exporter therefore builds the int8 file
+once per recipe of a small, declared set and keeps the one that agrees best with Keras on the
+*validation split of the training set* (the images training held out). Calibration images come
+from the rest of the training set; the test set is never looked at here: it stays for the report.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Int8Recipe:
+    """How to calibrate one int8 file.
+
+    `method`: "minmax" (both converters), "percentile" / "moving-average" / "entropy" (onnxruntime).
+    `reduce_range` (onnxruntime): 7-bit weights, so x86 CPUs without VNNI cannot saturate the int16
+    intermediate sums of their u8 x s8 kernels; ONNX Runtime recommends it for such CPUs, and it
+    makes the file's results less dependent on the CPU that runs it.
+    """
+
+    name: str
+    images: int = 1000
+    method: str = "minmax"
+    per_channel: bool = True
+    reduce_range: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    recipe: Int8Recipe
+    validation_agreement: float   # top-1 agreement with Keras on the validation split
+    validation_accuracy: float
+
+    def to_json(self) -> dict:
+        return {"recipe": self.recipe.name, "validation_agreement": self.validation_agreement,
+                "validation_accuracy": self.validation_accuracy}
+
+
+@dataclass(frozen=True)
+class Choice:
+    recipe: Int8Recipe
+    model: bytes
+    candidates: tuple[Candidate, ...]
+
+    def to_json(self, validation_images: int) -> dict:
+        return {"chosen": self.recipe.to_json(), "validation_images": validation_images,
+                "criterion": "highest top-1 agreement with Keras on the validation split; ties go to "
+                             "the earlier recipe in the declared list",
+                "candidates": [c.to_json() for c in self.candidates]}
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """What the search is allowed to see: a calibration pool and a validation split, both from training data."""
+
+    pool: np.ndarray            # uint8 (N, 28, 28, 1), training images minus the validation split, shuffled
+    images: np.ndarray          # uint8 (M, 28, 28, 1) validation images
+    labels: np.ndarray          # (M,)
+    keras_top1: np.ndarray      # (M,) Keras' top-1 on `images`
+
+    def calibration(self, recipe: Int8Recipe) -> np.ndarray:
+        if recipe.images > len(self.pool):
+            return self.pool
+        return self.pool[: recipe.images]   # nested: the 1k images are the first 1k of the 5k
+
+
+def search(recipes: Sequence[Int8Recipe], build: Callable[[Int8Recipe, np.ndarray], bytes],
+           run: Callable[[bytes, np.ndarray], np.ndarray], held_out: HeldOut) -> Choice:
+    """Build one model per recipe, keep the one that agrees best with Keras on the validation split."""
+    best: tuple[float, bytes, Int8Recipe] | None = None
+    candidates = []
+    for recipe in recipes:
+        model = build(recipe, held_out.calibration(recipe))
+        top1 = run(model, held_out.images).argmax(1)
+        agreement = float((top1 == held_out.keras_top1).mean())
+        candidates.append(Candidate(recipe, agreement, float((top1 == held_out.labels).mean())))
+        if best is None or agreement > best[0]:
+            best = (agreement, model, recipe)
+    if best is None:
+        raise ValueError("no calibration recipes to try")
+    return Choice(best[2], best[1], tuple(candidates))
