@@ -8,7 +8,7 @@ FE := $(BIN)/fashion-edge
 ARTIFACTS ?= artifacts
 DATA_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-EXTRAS := train,export,litert,onnx,dev
+EXTRAS := train,export,litert,onnx,serve,dev
 
 .PHONY: demo test data install clean pi-check
 
@@ -24,8 +24,12 @@ demo: install data
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md"
 
+# The suite, then its numeric part (training + export + parity gate) again on TensorFlow's other CPU
+# kernels: oneDNN off gives other float results, as another CPU would, so a change that passes on
+# one set of kernels only fails here rather than on a user's machine.
 test: install data
 	$(BIN)/pytest
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/pytest -m numeric
 
 # Debian's dataset-fashion-mnist: the real data, no download from a dataset URL at run time.
 data: $(DATA_DIR)/t10k-labels-idx1-ubyte.gz

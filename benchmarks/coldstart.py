@@ -8,6 +8,12 @@ import sys
 import time
 from dataclasses import dataclass
 
+from fashion_edge.runtime.errors import FashionEdgeError
+
+
+class ColdStartError(FashionEdgeError):
+    """The fresh process that loads and runs a model failed."""
+
 
 @dataclass(frozen=True)
 class ColdStart:
@@ -32,7 +38,7 @@ def runtime_code(bundle: str, fmt: str, backend: str, threads: int | None) -> st
 def keras_code(model_path: str, call: bool) -> str:
     predict = "m(x, training=False)" if call else "m.predict(x, verbose=0)"
     return ("import numpy as np, keras\n"
-            f"m = keras.saving.load_model({model_path!r})\n"
+            f"m = keras.saving.load_model({model_path!r}, compile=False)\n"
             "x = np.zeros((1, 28, 28, 1), np.float32)\n"
             f"{predict}\n" + REPORT_PEAK)
 
@@ -45,7 +51,8 @@ def measure(code: str, repeats: int) -> ColdStart:
         proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
         walls.append(time.perf_counter() - start)
         if proc.returncode != 0:
-            raise RuntimeError(f"cold-start process failed: {proc.stderr[-500:]}")
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ColdStartError(f"cold-start process exited with {proc.returncode}: {last}")
         hwm = proc.stdout.strip().splitlines()[-1]          # "VmHWM:   123456 kB"
         rss.append(int(hwm.split()[1]) / 1024)
     return ColdStart(statistics.median(walls), statistics.median(rss), repeats)

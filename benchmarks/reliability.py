@@ -23,10 +23,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from fashion_edge.runtime.backends import available_backends
+from fashion_edge.runtime.backends import BACKENDS, available_backends
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.errors import FashionEdgeError
+from fashion_edge.runtime.formats import FORMATS
+
+MODEL_FILE_CASES = 300          # per (format, backend); a slow backend gets SLOW_CASES
+SLOW_CASES = QUICK_CASES = 40
 
 
 def mutations(blob: bytes, n: int, rng: np.random.Generator) -> list[bytes]:
@@ -141,14 +145,15 @@ def study(bundle_path: Path, quick: bool = False) -> dict:
     for fmt in bundle.formats:
         blob = bundle.read_model(fmt)
         for backend in available_backends(fmt):
-            n = 40 if quick or backend == "onnx-reference" else 300
+            n = QUICK_CASES if quick else SLOW_CASES if BACKENDS[backend].slow else MODEL_FILE_CASES
             report["model_files"][f"{fmt}|{backend}"] = fuzz_model(blob, backend, n)
             print(f"  model-file fuzz {fmt:15s} {backend:14s} {report['model_files'][f'{fmt}|{backend}']}", flush=True)
     clf = Classifier(bundle)
     report["inputs"] = fuzz_inputs(clf, buf.getvalue())
     print(f"  input fuzz {report['inputs']}", flush=True)
-    for fmt, backend in (("tflite-int8", "litert"), ("onnx-int8", "onnxruntime")):
-        if fmt in bundle.formats and backend in available_backends(fmt):
+    # the long run: every statically quantized file (what devices run) on its preferred backend
+    for fmt in (f for f in bundle.formats if FORMATS[f].calibrated):
+        for backend in available_backends(fmt)[:1]:
             run = long_run(Classifier(bundle, format=fmt, backend=backend), data.x_test[:1000],
                            10_000 if quick else 100_000, warmup=1000 if quick else 5000)
             report["long_run"][f"{fmt}|{backend}"] = run
@@ -163,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     report = study(args.bundle, args.quick)
     out = args.bundle.parent
-    from fashion_edge.runtime.atomic import write_text_atomic
+    from fashion_edge.train.artifacts import write_text_atomic
 
     write_text_atomic(out / "reliability.json", json.dumps(report, indent=1))
     print(f"wrote {out / 'reliability.json'}")

@@ -8,9 +8,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fashion_edge.runtime.atomic import write_text_atomic
+from fashion_edge.runtime.bundle import Bundle
+from fashion_edge.runtime.errors import BundleError
+from fashion_edge.runtime.manifest import Manifest
+from fashion_edge.train.artifacts import write_text_atomic
+from fashion_edge.train.models import MODELS
 
-MODEL_ORDER = ("linear", "edge")
+MODEL_ORDER = tuple(MODELS)
 
 
 def _load(path: Path) -> dict | None:
@@ -25,8 +29,15 @@ def _model_dirs(artifacts: Path) -> list[Path]:
     return sorted(found, key=lambda p: (MODEL_ORDER.index(p.name) if p.name in MODEL_ORDER else 99, p.name))
 
 
-def _manifests(dirs: list[Path]) -> list[dict]:
-    return [m for m in (_load(d / "bundle" / "manifest.json") for d in dirs) if m]
+def _manifests(dirs: list[Path]) -> list[Manifest]:
+    """Each model's bundle manifest, validated; an unreadable one is left out of the report."""
+    found = []
+    for d in dirs:
+        try:
+            found.append(Bundle.load(d / "bundle").manifest)
+        except BundleError:
+            continue
+    return found
 
 
 def training_section(dirs: list[Path]) -> list[str]:
@@ -55,42 +66,38 @@ def export_section(dirs: list[Path]) -> list[str]:
              "(max |Δlogit| dequantized for quantized formats). The gate's thresholds are in the manifest.", ""]
     manifests = _manifests(dirs)
     for manifest in manifests:
-        keras_acc = manifest["keras"]["test_accuracy"]
-        lines += [f"### {manifest['model']} (Keras {100 * keras_acc:.2f}%)", "",
-                  "| format | size | accuracy | Δ accuracy | agreement | max abs Δlogit | backend | gate |",
-                  "|---|---:|---:|---:|---:|---:|---|---|"]
-        for name, e in manifest["formats"].items():
-            p = e["parity"]
-            lines.append(f"| {name} | {e['bytes'] / 1024:,.1f} KiB | {100 * p['accuracy']:.2f}% "
-                         f"| {100 * p['accuracy_delta']:+.2f} pp | {100 * p['agreement']:.2f}% "
-                         f"| {p['max_abs_logit_diff']:.2e} | {e['parity_backend']} | {'pass' if p['passed'] else 'FAIL'} |")
+        lines += [f"### {manifest.model} (Keras {100 * manifest.keras_test_accuracy:.2f}%)", "",
+                  "| format | size | accuracy | Δ accuracy | agreement | gate | margin | max abs Δlogit | backend | verdict |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+        for name, e in manifest.formats.items():
+            p = e.parity
+            margin = round((p.agreement - p.thresholds.min_agreement) * p.images)
+            lines.append(f"| {name} | {e.bytes / 1024:,.1f} KiB | {100 * p.accuracy:.2f}% "
+                         f"| {100 * p.accuracy_delta:+.2f} pp | {100 * p.agreement:.2f}% "
+                         f"| {100 * p.thresholds.min_agreement:.1f}% | {margin:+,d} images "
+                         f"| {p.max_abs_logit_diff:.2e} | {e.parity_backend} | {'pass' if p.passed else 'FAIL'} |")
         lines += calibration_lines(manifest)
-        size = manifest.get("size_check")
-        if size:
-            lines += ["", f"tflite-int8 / tflite-float32 size: {100 * size['int8_over_float32']:.1f}% "
-                          f"(limit {100 * size['max']:.0f}%{', enforced' if size['enforced'] else ', not enforced for this model'})"]
+        for check in manifest.size_checks:
+            lines += ["", f"{check.format} / {check.of} size: {100 * check.ratio:.1f}% (limit {100 * check.max:.0f}%"
+                          f"{', enforced' if check.enforced else ', not enforced for this model'})"]
         lines.append("")
     return lines if manifests else []
 
 
-def calibration_lines(manifest: dict) -> list[str]:
+def calibration_lines(manifest: Manifest) -> list[str]:
     """The int8 recipes the exporter tried, with their validation agreement, and the one it kept."""
-    searched = (manifest.get("calibration") or {}).get("formats") or {}
+    searched = manifest.calibration.formats
     if not searched:
         return []
     first = next(iter(searched.values()))
-    lines = ["", f"Int8 calibration: each recipe judged on {first['validation_images']:,} validation images "
+    lines = ["", f"Int8 calibration: each recipe judged on {first.validation_images:,} validation images "
                  "(held out of training; never the test set); the best agreement with Keras is kept.", "",
              "| format | recipe | validation agreement | validation accuracy | kept |", "|---|---|---:|---:|---|"]
     for fmt, choice in searched.items():
-        for c in choice["candidates"]:
-            lines.append(f"| {fmt} | {c['recipe']} | {100 * c['validation_agreement']:.2f}% "
-                         f"| {100 * c['validation_accuracy']:.2f}% | {'yes' if c['recipe'] == choice['chosen']['name'] else ''} |")
+        for c in choice.candidates:
+            lines.append(f"| {fmt} | {c.recipe} | {100 * c.validation_agreement:.2f}% "
+                         f"| {100 * c.validation_accuracy:.2f}% | {'yes' if c.recipe == choice.chosen.name else ''} |")
     return lines
-
-
-def _ep_cell(v: dict) -> str:
-    return f"{v['verdict']}: {v['partitions']} partition(s), {v['supported_nodes']}/{v['nodes']} nodes"
 
 
 def device_section(dirs: list[Path]) -> list[str]:
@@ -101,22 +108,25 @@ def device_section(dirs: list[Path]) -> list[str]:
              "`tf.lite.experimental.Analyzer.analyze(gpu_compatibility=True)`. ONNX: ONNX Runtime's "
              "`check_onnx_model_mobile_usability` (ORT-format files are judged by the ONNX file they were "
              "converted from); YES = the checker expects the accelerator to run the model well as is.", ""]
-    manifests = [m for m in _manifests(dirs) if all("device" in e for e in m["formats"].values())]
+    manifests = [m for m in _manifests(dirs) if all(e.device for e in m.formats.values())]
     for manifest in manifests:
-        lines += [f"### {manifest['model']}", "",
+        lines += [f"### {manifest.model}", "",
                   "| format | input | shape ops | TFLite GPU delegate | NNAPI | CoreML NeuralNetwork | CoreML MLProgram |",
                   "|---|---|---|---|---|---|---|"]
-        for name, e in manifest["formats"].items():
-            dev = e["device"]
-            shape_ops = ", ".join(dev["shape_ops"]) or "none"
-            gpu = dev.get("gpu_delegate")
-            gpu_cell = "—" if gpu is None else ("compatible" if gpu["compatible"] else "NOT compatible: " + "; ".join(gpu["warnings"]))
-            accel = dev.get("accelerators", {})
-            eps = [_ep_cell(accel[k]) if k in accel else "—" for k in ("nnapi", "coreml-neuralnetwork", "coreml-mlprogram")]
-            lines.append(f"| {name} | {'x'.join(map(str, e['input']['shape']))} {e['input']['dtype']} | {shape_ops} "
-                         f"| {gpu_cell} | {' | '.join(eps)} |")
+        for name, e in manifest.formats.items():
+            dev = e.device
+            gpu = dev.gpu_delegate
+            gpu_cell = "—" if gpu is None else ("compatible" if gpu.compatible else "NOT compatible: " + "; ".join(gpu.warnings))
+            eps = [_ep_cell(dev.accelerators[k]) if k in dev.accelerators else "—"
+                   for k in ("nnapi", "coreml-neuralnetwork", "coreml-mlprogram")]
+            lines.append(f"| {name} | {'x'.join(map(str, e.input.shape))} {e.input.dtype} | "
+                         f"{', '.join(dev.shape_ops) or 'none'} | {gpu_cell} | {' | '.join(eps)} |")
         lines.append("")
     return lines if manifests else []
+
+
+def _ep_cell(v) -> str:
+    return f"{v.verdict}: {v.partitions} partition(s), {v.supported_nodes}/{v.nodes} nodes"
 
 
 def bench_section(dirs: list[Path]) -> list[str]:

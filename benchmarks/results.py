@@ -1,87 +1,175 @@
-"""results.json (schema: ARCHITECTURE.md), results.md (a table read in ten seconds) and latency.png."""
+"""results.json as types (schema: ARCHITECTURE.md), and the files written beside it.
+
+`ResultEntry` and `Results` are the one description of a benchmark run: the runner builds them,
+`to_json` writes them, `from_json` validates a file (a hand-edited or truncated one raises
+`BundleError` naming the field), and the report, `bench compare` and the Pareto plot read them.
+"""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Mapping
 
-from fashion_edge.benchmarks.stats import LATENCY_KEYS
-from fashion_edge.runtime.atomic import staged_dir
+from fashion_edge.benchmarks.stats import LatencyStats
+from fashion_edge.runtime import jsonio
+from fashion_edge.runtime.fields import Obj
+from fashion_edge.train.artifacts import staged_dir
 
-REQUIRED = ("format", "backend", "size_bytes", "accuracy", "agreement_with_keras", "cold_start_s",
-            "peak_rss_mb", "latency_us", "bare_latency_us", "e2e_latency_us", "throughput_ips", "threads")
-
-
-def validate(results: dict) -> None:
-    """Raise ValueError naming the first way `results` breaks the published schema."""
-    if not isinstance(results.get("machine"), dict) or not {"cpu", "cores", "python", "versions"} <= set(results["machine"]):
-        raise ValueError("machine must hold cpu, cores, python, versions")
-    if not isinstance(results.get("results"), list) or not results["results"]:
-        raise ValueError("results must be a non-empty list")
-    for i, entry in enumerate(results["results"]):
-        missing = [k for k in REQUIRED if k not in entry]
-        if missing:
-            raise ValueError(f"results[{i}] lacks {', '.join(missing)}")
-        for key in ("latency_us", "bare_latency_us"):
-            stats = entry[key]
-            if not isinstance(stats, dict) or set(LATENCY_KEYS) - set(stats):
-                raise ValueError(f"results[{i}].{key} must hold {', '.join(LATENCY_KEYS)}")
-            if not stats["min"] <= stats["p50"] <= stats["p90"] <= stats["p99"] <= stats["max"]:
-                raise ValueError(f"results[{i}].{key} percentiles out of order")
+FILE = "results.json"
+MAX_BYTES = 64 * 1024 * 1024
 
 
-def _find(results: dict, fmt: str, backend: str, threads=1) -> dict | None:
-    return next((e for e in results["results"] if e["format"] == fmt and e["backend"] == backend
-                 and (threads is None or e["threads"] in (threads, None))), None)
+def _stats(o: Obj, key: str, optional: bool = False) -> LatencyStats | None:
+    s = o.obj(key, optional)
+    if s is None:
+        return None
+    stats = LatencyStats(s.float("mean"), s.float("p50"), s.float("p90"), s.float("p99"), s.float("min"),
+                         s.float("max"), s.int("n", minimum=1))
+    if not stats.min <= stats.p50 <= stats.p90 <= stats.p99 <= stats.max:
+        raise s.fail("p50", "percentiles out of order (min <= p50 <= p90 <= p99 <= max)")
+    return stats
 
 
-def targets(results: dict) -> dict:
+@dataclass(frozen=True)
+class ResultEntry:
+    """One (format, backend, options) measured; Keras baselines are entries with format "keras"."""
+
+    format: str
+    backend: str
+    options: Mapping[str, Any]          # engine options: threads, and the backend's own (xnnpack, spinning)
+    size_bytes: int
+    accuracy: float
+    accuracy_images: int
+    agreement_with_keras: float
+    cold_start_s: float
+    peak_rss_mb: float
+    latency_us: LatencyStats            # Classifier.predict, batch of one, preprocessed input
+    bare_latency_us: LatencyStats       # the backend's own loop, no wrapper
+    e2e_latency_us: LatencyStats | None  # image file -> label
+    throughput_ips: float
+    macs_per_image: int | None = None
+    samples_us: tuple[float, ...] = field(default=(), repr=False)
+
+    @property
+    def threads(self) -> int | None:
+        return self.options.get("threads")
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.format == "keras"
+
+    @property
+    def macs_per_s_at_p50(self) -> float | None:
+        return self.macs_per_image / (self.latency_us.p50 * 1e-6) if self.macs_per_image else None
+
+    @property
+    def label(self) -> str:
+        opts = ",".join(f"{k}={v}" for k, v in self.options.items() if v is not None)
+        return f"{self.format} / {self.backend}" + (f" [{opts}]" if opts else "")
+
+    @classmethod
+    def read(cls, o: Obj) -> "ResultEntry":
+        return cls(o.str("format"), o.str("backend"), o.get("options", lambda v: isinstance(v, dict), "an object"),
+                   o.int("size_bytes", minimum=0), o.float("accuracy"), o.int("accuracy_images", minimum=1),
+                   o.float("agreement_with_keras"), o.float("cold_start_s", minimum=0.0),
+                   o.float("peak_rss_mb", minimum=0.0), _stats(o, "latency_us"), _stats(o, "bare_latency_us"),
+                   _stats(o, "e2e_latency_us", optional=True), o.float("throughput_ips", minimum=0.0),
+                   o.int("macs_per_image", optional=True), tuple(o.numbers("samples_us")) if o.has("samples_us") else ())
+
+    def to_json(self) -> dict:
+        return {"format": self.format, "backend": self.backend, "options": dict(self.options),
+                "size_bytes": self.size_bytes, "accuracy": self.accuracy, "accuracy_images": self.accuracy_images,
+                "agreement_with_keras": self.agreement_with_keras, "cold_start_s": self.cold_start_s,
+                "peak_rss_mb": self.peak_rss_mb, "latency_us": self.latency_us.to_json(),
+                "bare_latency_us": self.bare_latency_us.to_json(),
+                "e2e_latency_us": self.e2e_latency_us.to_json() if self.e2e_latency_us else None,
+                "throughput_ips": self.throughput_ips, "macs_per_image": self.macs_per_image,
+                "macs_per_s_at_p50": self.macs_per_s_at_p50, "samples_us": list(self.samples_us)}
+
+
+@dataclass(frozen=True)
+class Results:
+    model: str
+    machine: Mapping[str, Any]          # cpu, arch, cores, python, versions
+    settings: Mapping[str, Any]
+    results: tuple[ResultEntry, ...]
+
+    def find(self, fmt: str, backend: str, **options) -> ResultEntry | None:
+        return next((e for e in self.results if e.format == fmt and e.backend == backend
+                     and all(e.options.get(k) == v for k, v in options.items())), None)
+
+    @classmethod
+    def from_json(cls, raw: Any, file: str = FILE) -> "Results":
+        o = Obj(raw, "", file)
+        machine = o.obj("machine")
+        for key in ("cpu", "cores", "python", "versions"):
+            if not machine.has(key):
+                raise machine.fail(key, "is missing")
+        entries = o.objs("results", ResultEntry.read)
+        if not entries:
+            raise o.fail("results", "lists no entries")
+        return cls(o.str("model"), machine.raw, o.obj("settings").raw, entries)
+
+    @classmethod
+    def load(cls, path: Path) -> "Results":
+        return cls.from_json(jsonio.read(path, MAX_BYTES), str(path))
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "machine": dict(self.machine), "settings": dict(self.settings),
+                "results": [e.to_json() for e in self.results], "targets": targets(self)}
+
+    def without_samples(self) -> "Results":
+        return replace(self, results=tuple(replace(e, samples_us=()) for e in self.results))
+
+
+def targets(results: Results) -> dict:
     """The issue's ratios for tflite-int8 on litert (1 thread), measured in this one run."""
-    lite = _find(results, "tflite-int8", "litert")
-    kp, kc = _find(results, "keras", "keras-predict", None), _find(results, "keras", "keras-call", None)
+    lite = results.find("tflite-int8", "litert", threads=1)
+    kp, kc = results.find("keras", "keras-predict"), results.find("keras", "keras-call")
     if not lite:
         return {}
-    out = {"wrapper_overhead_p50": lite["latency_us"]["p50"] / lite["bare_latency_us"]["p50"]}
+    out = {"wrapper_overhead_p50": lite.latency_us.p50 / lite.bare_latency_us.p50,
+           "wrapper_cost_p50_us": lite.latency_us.p50 - lite.bare_latency_us.p50}
     if kp and kc:
         out.update({
-            "speedup_vs_keras_predict_p50": kp["latency_us"]["p50"] / lite["latency_us"]["p50"],
-            "speedup_vs_keras_call_p50": kc["latency_us"]["p50"] / lite["latency_us"]["p50"],
-            "cold_start_ratio_vs_keras": kp["cold_start_s"] / lite["cold_start_s"],
-            "peak_rss_ratio_vs_keras": kp["peak_rss_mb"] / lite["peak_rss_mb"],
+            "speedup_vs_keras_predict_p50": kp.latency_us.p50 / lite.latency_us.p50,
+            "speedup_vs_keras_call_p50": kc.latency_us.p50 / lite.latency_us.p50,
+            "cold_start_ratio_vs_keras": kp.cold_start_s / lite.cold_start_s,
+            "peak_rss_ratio_vs_keras": kp.peak_rss_mb / lite.peak_rss_mb,
         })
     return {k: round(v, 3) for k, v in out.items()}
 
 
 TARGETS = {"speedup_vs_keras_predict_p50": (">=", 1000), "speedup_vs_keras_call_p50": (">=", 20),
            "cold_start_ratio_vs_keras": (">=", 20), "peak_rss_ratio_vs_keras": (">=", 10),
-           "wrapper_overhead_p50": ("<=", 1.10)}
+           "wrapper_cost_p50_us": ("<=", 5.0)}
 
 
-def _subset(entry: dict) -> str:
-    n = entry.get("accuracy_images", 10000)
-    return f" (first {n:,})" if n < 10000 else ""
+def _subset(entry: ResultEntry) -> str:
+    return f" (first {entry.accuracy_images:,})" if entry.accuracy_images < 10000 else ""
 
 
-def markdown(results: dict) -> str:
-    s = results["settings"]
-    m = results["machine"]
-    lines = [f"### {results['model']}", "",
+def markdown(results: Results) -> str:
+    s, m = results.settings, results.machine
+    lines = [f"### {results.model}", "",
              f"{m['cpu']}, {m['cores']} cores, Python {m['python']}. Batch-of-one latency: {s['runs']} timed "
-             f"runs per entry (Keras predict: {s['keras_predict_runs']}; onnx-reference: fewer), interleaved over "
+             f"runs per entry (Keras predict: {s['keras_predict_runs']}; slow backends: fewer), interleaved over "
              f"{s['rounds']} rounds after warm-up; cold start: median of {s['cold_start_repeats']} fresh processes.",
              "",
              "| format | backend | thr | size | accuracy | agree | p50 µs | p99 µs | bare p50 µs | predict/bare | e2e p50 µs | cold start s | peak RSS MB | batch img/s | GMAC/s |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for e in results["results"]:
-        lat, bare = e["latency_us"], e["bare_latency_us"]
-        ratio = lat["p50"] / bare["p50"] if e["format"] != "keras" else float("nan")
-        e2e = f"{e['e2e_latency_us']['p50']:,.0f}" if e.get("e2e_latency_us") else "–"
-        gmacs = f"{e['macs_per_s_at_p50'] / 1e9:.2f}" if e.get("macs_per_s_at_p50") else "–"
+    for e in results.results:
+        lat, bare = e.latency_us, e.bare_latency_us
+        ratio = "–" if e.is_baseline else f"{lat.p50 / bare.p50:.2f}x"
+        e2e = f"{e.e2e_latency_us.p50:,.0f}" if e.e2e_latency_us else "–"
+        gmacs = f"{e.macs_per_s_at_p50 / 1e9:.2f}" if e.macs_per_s_at_p50 else "–"
         lines.append(
-            f"| {e['format']} | {e['backend']} | {e['threads'] or '–'} | {e['size_bytes'] / 1024:,.0f} KiB "
-            f"| {100 * e['accuracy']:.2f}%{_subset(e)} | {100 * e['agreement_with_keras']:.2f}% | {lat['p50']:,.1f} | {lat['p99']:,.1f} "
-            f"| {bare['p50']:,.1f} | {'–' if ratio != ratio else f'{ratio:.2f}x'} | {e2e} | {e['cold_start_s']:.2f} "
-            f"| {e['peak_rss_mb']:.0f} | {e['throughput_ips']:,.0f} | {gmacs} |")
-    t = results.get("targets") or {}
+            f"| {e.format} | {e.backend} | {e.threads or '–'} | {e.size_bytes / 1024:,.0f} KiB "
+            f"| {100 * e.accuracy:.2f}%{_subset(e)} | {100 * e.agreement_with_keras:.2f}% | {lat.p50:,.1f} | {lat.p99:,.1f} "
+            f"| {bare.p50:,.1f} | {ratio} | {e2e} | {e.cold_start_s:.2f} "
+            f"| {e.peak_rss_mb:.0f} | {e.throughput_ips:,.0f} | {gmacs} |")
+    t = targets(results)
     if t:
         lines += ["", "Targets (tflite-int8 on litert, 1 thread; ratios from this run):", ""]
         for key, (op, goal) in TARGETS.items():
@@ -91,31 +179,30 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(results: dict, path: Path) -> None:
+def plot(results: Results, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    entries = [e for e in results["results"] if e.get("samples_us")]
-    names = [f"{e['format']} / {e['backend']}" + (f" t{e['threads']}" if e["threads"] else "") for e in entries]
+    entries = [e for e in results.results if e.samples_us]
     fig, ax = plt.subplots(figsize=(10, 0.45 * len(entries) + 1.5))
-    ax.boxplot([e["samples_us"] for e in entries], orientation="horizontal", tick_labels=names,
+    ax.boxplot([e.samples_us for e in entries], orientation="horizontal", tick_labels=[e.label for e in entries],
                showfliers=False, whis=(1, 99))
     ax.set_xscale("log")
     ax.set_xlabel("batch-of-one latency, µs (log; whiskers p1-p99)")
-    ax.set_title(f"{results['model']}: Classifier.predict latency per format/backend")
+    ax.set_title(f"{results.model}: Classifier.predict latency per format/backend")
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
-def write(results: dict, folder: Path) -> Path:
-    results = {**results, "targets": targets(results)}
-    validate(results)
+def write(results: Results, folder: Path) -> Path:
+    raw = results.to_json()
+    Results.from_json(raw)  # written only if it reads back
     with staged_dir(folder) as stage:
-        (stage / "results.json").write_text(json.dumps(results, indent=1))
+        (stage / FILE).write_text(json.dumps(raw, indent=1))
         (stage / "results.md").write_text(markdown(results))
         try:
             plot(results, stage / "latency.png")

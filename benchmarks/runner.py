@@ -9,7 +9,7 @@ import os
 import platform
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -18,12 +18,16 @@ from PIL import Image
 
 from fashion_edge.benchmarks import coldstart
 from fashion_edge.benchmarks.bare import bare_call
+from fashion_edge.benchmarks.results import ResultEntry, Results
 from fashion_edge.benchmarks.stats import LatencyStats
 from fashion_edge.benchmarks.timing import measure_in_rounds, time_calls
-from fashion_edge.runtime.backends import available_backends
+from fashion_edge.runtime.backends import BACKENDS, available_backends
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.classifier import Classifier
-from fashion_edge.runtime.versions import library_versions
+from fashion_edge.train.artifacts import library_versions
+
+SLOW_SHARE = 20          # a slow (pure-Python) backend gets 1/20 of the timed runs
+SLOW_ACCURACY_IMAGES = 1000
 
 
 @dataclass(frozen=True)
@@ -41,8 +45,25 @@ class BenchConfig:
     def effective(self) -> "BenchConfig":
         if not self.quick:
             return self
-        return BenchConfig(self.bundle, True, runs=200, rounds=2, keras_predict_runs=20, e2e_runs=20,
-                           cold_repeats=1, throughput_batch=200, data_dir=self.data_dir)
+        return replace(self, runs=200, rounds=2, keras_predict_runs=20, e2e_runs=20, cold_repeats=1,
+                       throughput_batch=200)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One (format, backend, options) under test."""
+
+    format: str
+    backend: str
+    threads: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.format}|{self.backend}|{self.threads}"
+
+    @property
+    def slow(self) -> bool:
+        return BACKENDS[self.backend].slow
 
 
 def machine() -> dict:
@@ -74,98 +95,99 @@ def _keras(bundle: Bundle):
         import keras
     except ImportError:
         return None, path
-    return (keras.saving.load_model(path) if path.is_file() else None), path
+    return (keras.saving.load_model(path, compile=False) if path.is_file() else None), path
 
 
-def run_bench(config: BenchConfig, log: Callable[[str], None] = print) -> dict:
+def run_bench(config: BenchConfig, log: Callable[[str], None] = print) -> Results:
     cfg = config.effective()
     from fashion_edge.train.data import load_fashion_mnist
 
     bundle = Bundle.load(cfg.bundle)
     data = load_fashion_mnist(cfg.data_dir, allow_download=False)
-    test_x, test_y = data.x_test, data.y_test
-    one = test_x[0]
     model, model_path = _keras(bundle)
-    keras_logits = model.predict(test_x[..., None].astype(np.float32), batch_size=1000, verbose=0) if model else None
-    macs = bundle.manifest.get("macs_per_image")
+    keras_logits = model.predict(data.x_test[..., None].astype(np.float32), batch_size=1000, verbose=0) if model else None
+    candidates = _candidates(bundle, cfg)
+    log(f"{bundle.model}: {len(candidates)} (format, backend, threads) entries + Keras baselines; "
+        f"{cfg.runs} timed runs each in {cfg.rounds} interleaved rounds")
+    classifiers = {c.key: Classifier(bundle, format=c.format, backend=c.backend, threads=c.threads) for c in candidates}
+    samples = _latency(bundle, candidates, classifiers, model, data.x_test[0], cfg)
+    entries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = _photo(data.x_test[0], Path(tmp))
+        for c in candidates:
+            entries.append(_measure(bundle, c, classifiers[c.key], samples, photo, data, keras_logits, cfg, log))
+    if model is not None:
+        entries += _keras_entries(bundle, model, model_path, keras_logits, samples, data, cfg, log)
+    settings = {"quick": cfg.quick, "runs": cfg.runs, "rounds": cfg.rounds, "keras_predict_runs": cfg.keras_predict_runs,
+                "e2e_runs": cfg.e2e_runs, "cold_start_repeats": cfg.cold_repeats, "throughput_batch": cfg.throughput_batch}
+    return Results(bundle.model, machine(), settings, tuple(entries))
 
-    pairs = []
+
+def _candidates(bundle: Bundle, cfg: BenchConfig) -> list[Candidate]:
+    found = []
     for fmt in bundle.formats:
         for backend in available_backends(fmt):
-            thread_options = [1] if backend == "onnx-reference" or cfg.quick else [1, 2]
-            pairs += [(fmt, backend, t) for t in thread_options]
-    log(f"{bundle.model}: {len(pairs)} (format, backend, threads) entries + Keras baselines; "
-        f"{cfg.runs} timed runs each in {cfg.rounds} interleaved rounds")
+            threads = [1] if BACKENDS[backend].slow or cfg.quick else [1, 2]
+            found += [Candidate(fmt, backend, t) for t in threads]
+    return found
 
-    entries, candidates, classifiers = [], {}, {}
-    for fmt, backend, threads in pairs:
-        clf = Classifier(bundle, format=fmt, backend=backend, threads=threads)
-        key = f"{fmt}|{backend}|{threads}"
-        classifiers[key] = clf
-        runs = cfg.runs if backend != "onnx-reference" else max(cfg.runs // 20, 20)
-        candidates[key + "|predict"] = ((lambda c=clf: c.predict(one)), runs)
-        candidates[key + "|bare"] = (bare_call(backend, bundle.read_model(fmt), one, threads), runs)
+
+def _latency(bundle: Bundle, candidates: list[Candidate], classifiers: dict, model, one: np.ndarray,
+             cfg: BenchConfig) -> dict[str, list[float]]:
+    """Batch-of-one latency of every candidate, its bare loop and Keras, interleaved in rounds."""
+    calls = {}
+    for c in candidates:
+        runs = max(cfg.runs // SLOW_SHARE, 20) if c.slow else cfg.runs
+        clf = classifiers[c.key]
+        calls[c.key + "|predict"] = ((lambda clf=clf: clf.predict(one)), runs)
+        calls[c.key + "|bare"] = (bare_call(c.backend, bundle.read_model(c.format), one, c.threads), runs)
     if model is not None:
         x1 = one.reshape(1, 28, 28, 1).astype(np.float32)
-        candidates["keras|keras-call|predict"] = ((lambda: model(x1, training=False)), max(cfg.runs // 4, 20))
-        candidates["keras|keras-predict|predict"] = ((lambda: model.predict(x1, verbose=0)), cfg.keras_predict_runs)
-    samples = measure_in_rounds(candidates, cfg.rounds, warmup=10 if cfg.quick else 50)
+        calls["keras|keras-call|predict"] = ((lambda: model(x1, training=False)), max(cfg.runs // 4, 20))
+        calls["keras|keras-predict|predict"] = ((lambda: model.predict(x1, verbose=0)), cfg.keras_predict_runs)
+    return measure_in_rounds(calls, cfg.rounds, warmup=10 if cfg.quick else 50)
 
-    with tempfile.TemporaryDirectory() as tmp:
-        photo = _photo(one, Path(tmp))
-        for fmt, backend, threads in pairs:
-            key = f"{fmt}|{backend}|{threads}"
-            clf = classifiers[key]
-            start = time.perf_counter()
-            # The pure-Python evaluator needs minutes for 10,000 images: it is measured on 1,000.
-            n_acc = len(test_x) if backend != "onnx-reference" else (200 if cfg.quick else 1000)
-            logits = clf.logits(test_x[:n_acc])
-            top1 = logits.argmax(1)
-            e2e_runs = cfg.e2e_runs if backend != "onnx-reference" else max(cfg.e2e_runs // 10, 5)
-            e2e = LatencyStats.from_seconds(time_calls(lambda: clf.predict(photo), e2e_runs))
-            batch = test_x[: cfg.throughput_batch if backend != "onnx-reference" else min(cfg.throughput_batch, 500)]
-            t0 = time.perf_counter()
-            clf.logits(batch)
-            throughput = len(batch) / (time.perf_counter() - t0)
-            cold = coldstart.measure(coldstart.runtime_code(str(bundle.path), fmt, backend, threads), cfg.cold_repeats)
-            latency = LatencyStats.from_seconds(samples[key + "|predict"])
-            bare = LatencyStats.from_seconds(samples[key + "|bare"])
-            entries.append({
-                "format": fmt, "backend": backend, "threads": threads,
-                "size_bytes": bundle.entry(fmt).bytes,
-                "accuracy": float((top1 == test_y[:n_acc]).mean()), "accuracy_images": int(n_acc),
-                "agreement_with_keras": (float((top1 == keras_logits[:n_acc].argmax(1)).mean())
-                                         if keras_logits is not None else bundle.entry(fmt).parity.get("agreement")),
-                "cold_start_s": round(cold.seconds, 4), "peak_rss_mb": round(cold.peak_rss_mb, 1),
-                "latency_us": latency.to_json(), "bare_latency_us": bare.to_json(),
-                "e2e_latency_us": e2e.to_json(), "throughput_ips": round(throughput, 1),
-                "macs_per_image": macs,
-                "macs_per_s_at_p50": (macs / (latency.p50 * 1e-6)) if macs else None,
-                "samples_us": [round(s * 1e6, 2) for s in samples[key + "|predict"]],
-            })
-            log(f"  {fmt:15s} {backend:14s} t={threads}  p50 {latency.p50:8.1f} us  bare {bare.p50:8.1f} us  "
-                f"e2e {e2e.p50:8.1f} us  cold {cold.seconds:5.2f} s  {cold.peak_rss_mb:6.1f} MB  "
-                f"[{time.perf_counter() - start:.1f} s]")
-    if model is not None:
-        for backend, call in (("keras-call", True), ("keras-predict", False)):
-            cold = coldstart.measure(coldstart.keras_code(str(model_path), call), cfg.cold_repeats)
-            latency = LatencyStats.from_seconds(samples[f"keras|{backend}|predict"])
-            t0 = time.perf_counter()
-            model.predict(test_x[: cfg.throughput_batch, ..., None].astype(np.float32), batch_size=256, verbose=0)
-            throughput = cfg.throughput_batch / (time.perf_counter() - t0)
-            keras_acc = float((keras_logits.argmax(1) == test_y).mean())
-            entries.append({
-                "format": "keras", "backend": backend, "threads": None, "size_bytes": model_path.stat().st_size,
-                "accuracy": keras_acc, "accuracy_images": len(test_y), "agreement_with_keras": 1.0,
-                "cold_start_s": round(cold.seconds, 4), "peak_rss_mb": round(cold.peak_rss_mb, 1),
-                "latency_us": latency.to_json(), "bare_latency_us": latency.to_json(), "e2e_latency_us": None,
-                "throughput_ips": round(throughput, 1), "macs_per_image": macs,
-                "macs_per_s_at_p50": (macs / (latency.p50 * 1e-6)) if macs else None,
-                "samples_us": [round(s * 1e6, 2) for s in samples[f"keras|{backend}|predict"]],
-            })
-            log(f"  {'keras':15s} {backend:14s}      p50 {latency.p50:8.1f} us  cold {cold.seconds:5.2f} s  {cold.peak_rss_mb:6.1f} MB")
-    return {"model": bundle.model, "machine": machine(),
-            "settings": {"quick": cfg.quick, "runs": cfg.runs, "rounds": cfg.rounds,
-                         "keras_predict_runs": cfg.keras_predict_runs, "e2e_runs": cfg.e2e_runs,
-                         "cold_start_repeats": cfg.cold_repeats, "throughput_batch": cfg.throughput_batch},
-            "results": entries}
+
+def _measure(bundle: Bundle, c: Candidate, clf: Classifier, samples: dict, photo: Path, data, keras_logits,
+             cfg: BenchConfig, log: Callable[[str], None]) -> ResultEntry:
+    """Accuracy, e2e latency, throughput and cold start of one candidate; its latency from the rounds."""
+    start = time.perf_counter()
+    n_acc = SLOW_ACCURACY_IMAGES // (5 if cfg.quick else 1) if c.slow else len(data.x_test)
+    top1 = clf.logits(data.x_test[:n_acc]).argmax(1)
+    e2e = LatencyStats.from_seconds(time_calls(lambda: clf.predict(photo), max(cfg.e2e_runs // 10, 5) if c.slow else cfg.e2e_runs))
+    batch = data.x_test[: min(cfg.throughput_batch, 500) if c.slow else cfg.throughput_batch]
+    t0 = time.perf_counter()
+    clf.logits(batch)
+    throughput = len(batch) / (time.perf_counter() - t0)
+    cold = coldstart.measure(coldstart.runtime_code(str(bundle.path), c.format, c.backend, c.threads), cfg.cold_repeats)
+    agreement = (float((top1 == keras_logits[:n_acc].argmax(1)).mean()) if keras_logits is not None
+                 else bundle.entry(c.format).parity.agreement)
+    entry = ResultEntry(
+        c.format, c.backend, {"threads": c.threads}, bundle.entry(c.format).bytes,
+        float((top1 == data.y_test[:n_acc]).mean()), int(n_acc), agreement, round(cold.seconds, 4),
+        round(cold.peak_rss_mb, 1), LatencyStats.from_seconds(samples[c.key + "|predict"]),
+        LatencyStats.from_seconds(samples[c.key + "|bare"]), e2e, round(throughput, 1),
+        bundle.manifest.macs_per_image, tuple(round(s * 1e6, 2) for s in samples[c.key + "|predict"]))
+    log(f"  {c.format:15s} {c.backend:14s} t={c.threads}  p50 {entry.latency_us.p50:8.1f} us  "
+        f"bare {entry.bare_latency_us.p50:8.1f} us  e2e {e2e.p50:8.1f} us  cold {cold.seconds:5.2f} s  "
+        f"{cold.peak_rss_mb:6.1f} MB  [{time.perf_counter() - start:.1f} s]")
+    return entry
+
+
+def _keras_entries(bundle: Bundle, model, model_path: Path, keras_logits, samples: dict, data, cfg: BenchConfig,
+                   log: Callable[[str], None]) -> list[ResultEntry]:
+    entries = []
+    accuracy = float((keras_logits.argmax(1) == data.y_test).mean())
+    for backend, call in (("keras-call", True), ("keras-predict", False)):
+        cold = coldstart.measure(coldstart.keras_code(str(model_path), call), cfg.cold_repeats)
+        latency = LatencyStats.from_seconds(samples[f"keras|{backend}|predict"])
+        t0 = time.perf_counter()
+        model.predict(data.x_test[: cfg.throughput_batch, ..., None].astype(np.float32), batch_size=256, verbose=0)
+        throughput = cfg.throughput_batch / (time.perf_counter() - t0)
+        entries.append(ResultEntry(
+            "keras", backend, {"threads": None}, model_path.stat().st_size, accuracy, len(data.y_test), 1.0,
+            round(cold.seconds, 4), round(cold.peak_rss_mb, 1), latency, latency, None, round(throughput, 1),
+            bundle.manifest.macs_per_image, tuple(round(s * 1e6, 2) for s in samples[f"keras|{backend}|predict"])))
+        log(f"  {'keras':15s} {backend:14s}      p50 {latency.p50:8.1f} us  cold {cold.seconds:5.2f} s  "
+            f"{cold.peak_rss_mb:6.1f} MB")
+    return entries

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from fashion_edge.runtime.backends import BACKENDS
 from fashion_edge.runtime.errors import FashionEdgeError
-from fashion_edge.runtime.formats import DEFAULT_FORMAT
+from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS
+from fashion_edge.train.models import MODELS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,12 +28,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    from fashion_edge.train.cluster import Cluster
     from fashion_edge.train.trainer import TrainConfig, train
 
-    result = train(TrainConfig(model=args.model, out=Path(args.out), epochs=args.epochs,
-                               seed=args.seed, data_dir=args.data, limit=args.limit))
+    cluster = Cluster.from_flags(args.workers, args.worker_index)
+    result = train(TrainConfig(model=args.model, out=Path(args.out), epochs=args.epochs, seed=args.seed,
+                               data_dir=args.data, limit=args.limit, quick=args.quick, cluster=cluster))
+    workers = f" on {result.workers} workers" if result.workers > 1 else ""
     print(f"{args.model}: test accuracy {100 * result.test_accuracy:.2f}%, {result.params:,} parameters, "
-          f"{result.epochs} epochs in {result.seconds:.0f} s -> {result.model_dir}")
+          f"{result.epochs} epochs in {result.seconds:.0f} s{workers} -> {result.model_dir}")
     return 0
 
 
@@ -95,23 +99,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="fashion-edge", description=__doc__.split("\n\n")[0],
                      formatter_class=argparse.RawDescriptionHelpFormatter,
                      epilog="exit codes: 0 ok, 1 failed, 2 usage error or missing extra, 130 interrupted")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's native logging (held back by default)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a model on Fashion-MNIST -> artifacts/<model>/")
-    p.add_argument("--model", required=True, choices=["linear", "edge"])
-    p.add_argument("--epochs", type=int, default=None, help="default: the model's own (linear 10, edge 10)")
+    p.add_argument("--model", required=True, choices=list(MODELS))
+    p.add_argument("--epochs", type=int, default=None,
+                   help="default: the model's own (" + ", ".join(f"{k} {m.recipe.epochs}" for k, m in MODELS.items()) + ")")
     p.add_argument("--out", default="artifacts", help="artifacts folder (default: artifacts)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, default=None,
                    help="folder with the four *-ubyte.gz files (default: $FASHION_MNIST_DIR, Debian's package, Keras)")
+    p.add_argument("--quick", action="store_true",
+                   help="the model's short recipe: a few minutes, for smoke tests and CI (passes the export gate)")
+    p.add_argument("--workers", default=None, metavar="HOST:PORT,...",
+                   help="train on a tf.distribute cluster: every worker process, in order (or set TF_CONFIG)")
+    p.add_argument("--worker-index", type=int, default=None, help="this process's place in --workers (0 = chief)")
     p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
-    p.set_defaults(run=_run_train)
+    p.set_defaults(run=_run_train, tensorflow=True)
 
     p = sub.add_parser("export", help="export artifacts/<model>/model.keras -> bundle/ (TFLite + ONNX), parity-gated")
     p.add_argument("model_dir", help="e.g. artifacts/edge")
-    p.add_argument("--formats", default=None, help="comma-separated subset (default: all)")
+    p.add_argument("--formats", default=None, help=f"comma-separated subset of {', '.join(FORMATS)} (default: all)")
     p.add_argument("--data", type=Path, default=None, help="Fashion-MNIST folder (default: as train)")
-    p.set_defaults(run=_run_export)
+    p.set_defaults(run=_run_export, tensorflow=True)
 
     p = sub.add_parser("verify", help="re-check a bundle: hashes, golden outputs, test-set accuracy")
     p.add_argument("bundle", help="e.g. artifacts/edge/bundle")
@@ -121,8 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="classify image files with a bundle (no TensorFlow needed)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--bundle", default="artifacts/edge/bundle")
-    p.add_argument("--format", default=DEFAULT_FORMAT, help=f"default: {DEFAULT_FORMAT}")
-    p.add_argument("--backend", default=None, help="default: the best installed for the format")
+    p.add_argument("--format", default=DEFAULT_FORMAT, choices=list(FORMATS), metavar="FORMAT",
+                   help=f"one of {', '.join(FORMATS)} (default: {DEFAULT_FORMAT})")
+    p.add_argument("--backend", default=None, choices=list(BACKENDS), metavar="BACKEND",
+                   help=f"one of {', '.join(BACKENDS)} (default: the best installed for the format)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     p.add_argument("--probabilities", action="store_true", help="with --json: include all 10 probabilities")
@@ -137,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--artifacts", default="artifacts")
     p.add_argument("--quick", action="store_true", help="few runs: a smoke test, not a measurement")
     p.add_argument("--data", type=Path, default=None)
-    p.set_defaults(run=_run_bench)
+    p.set_defaults(run=_run_bench, tensorflow=True)
 
     p = sub.add_parser("report", help="(re)write artifacts/REPORT.md from what the stages wrote")
     p.add_argument("--artifacts", default="artifacts")
@@ -146,11 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter
     parser = build_parser()
     args = parser.parse_args(argv)
     run: Callable[[argparse.Namespace], int] = args.run
     try:
+        if getattr(args, "tensorflow", False):
+            from fashion_edge.train.quiet_tf import import_tensorflow
+
+            import_tensorflow(verbose=args.verbose)
         return run(args)
     except FashionEdgeError as exc:
         print(f"fashion-edge {args.command}: error: {exc}", file=sys.stderr)

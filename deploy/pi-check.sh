@@ -80,7 +80,6 @@ for extra in litert onnx; do
              /opt/venv-$extra/bin/pip install -q '/opt/fashion-edge-check/$WHEEL[$extra]'
              /opt/venv-$extra/bin/pip install -q --no-deps --force-reinstall /opt/fashion-edge-check/$WHEEL
              cd /opt/fashion-edge-check
-             /opt/venv-$extra/bin/fashion-edge predict images/*.png --bundle bundle --format $( [ $extra = litert ] && echo tflite-int8 || echo onnx-int8 ) --json > predict-$extra.jsonl
              /opt/venv-$extra/bin/python pi_compare.py bundle $extra"
 done
 log "done in $(( $(date +%s) - start )) s; arm64 root uses $(du -sh --exclude=./proc "$ROOT" 2>/dev/null | cut -f1)"

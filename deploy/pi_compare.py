@@ -1,9 +1,10 @@
 """Inside the arm64 root: compare this device's answers with the x86 host's (identical top-1,
-logits within the manifest's tolerance)."""
+logits within the manifest's tolerance), for every format the installed backend can run."""
 from __future__ import annotations
 
 import json
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -11,20 +12,23 @@ from pathlib import Path
 import numpy as np
 
 from fashion_edge.runtime import Classifier
+from fashion_edge.runtime.backends import BACKENDS, available_backends
+from fashion_edge.runtime.bundle import Bundle
 
 
-def main(bundle: str, extra: str) -> int:
+def main(bundle_path: str, extra: str) -> int:
     expected = json.loads(Path("expected.json").read_text())
-    golden = json.loads((Path(bundle) / "golden.json").read_text())
-    x = np.asarray(golden["images"], np.uint8)
-    formats = ["tflite-float32", "tflite-int8"] if extra == "litert" else ["onnx-float32", "ort-int8", "onnx-int8"]
+    bundle = Bundle.load(bundle_path)
+    x = bundle.golden().images
+    backend = next(b.name for b in BACKENDS.values() if b.extra == extra)
+    formats = [f for f in bundle.formats if backend in available_backends(f)]
     failures = 0
     for fmt in formats:
-        clf = Classifier(bundle, format=fmt)
+        clf = Classifier(bundle, format=fmt, backend=backend)
         logits = clf.logits(x)
         host = np.asarray(expected[fmt]["golden_logits"], np.float32)
         diff = float(np.abs(logits - host).max())
-        atol = clf.bundle.entry(fmt).golden_atol
+        atol = bundle.entry(fmt).golden_atol
         top1_same = logits.argmax(1).tolist() == host.argmax(1).tolist()
         start = time.perf_counter()
         for _ in range(50):
@@ -32,16 +36,20 @@ def main(bundle: str, extra: str) -> int:
         per_call_ms = (time.perf_counter() - start) / 50 * 1e3
         ok = diff <= atol and top1_same
         failures += not ok
-        print(f"pi-check [{platform.machine()} {extra}] {fmt} on {clf.backend_name}: golden max|dlogit| vs x86 "
+        print(f"pi-check [{platform.machine()} {extra}] {fmt} on {backend}: golden max|dlogit| vs x86 "
               f"{diff:.2e} (atol {atol:.1e}), top-1 identical: {top1_same}, emulated predict {per_call_ms:.1f} ms: "
-              f"{'ok' if ok else 'FAIL'}")
+              f"{'ok' if ok else 'FAIL'}", flush=True)
     fmt = formats[-1]
-    records = [json.loads(line) for line in Path(f"predict-{extra}.jsonl").read_text().splitlines()]
+    images = sorted(Path("images").glob("*.png"))
+    out = subprocess.run([sys.executable, "-m", "fashion_edge.cli", "predict", *map(str, images), "--bundle",
+                          bundle_path, "--format", fmt, "--json"], capture_output=True, text=True)
+    records = [json.loads(line) for line in out.stdout.splitlines()]
     want = expected[fmt]["images"]
-    same = all(r["label_id"] == want[Path(r["path"]).name] for r in records) and len(records) == len(want)
+    same = out.returncode == 0 and len(records) == len(want) and all(
+        r["label_id"] == want[Path(r["path"]).name] for r in records)
     failures += not same
-    print(f"pi-check [{platform.machine()} {extra}] fashion-edge predict --json on {len(records)} images: "
-          f"top-1 identical to x86: {same}")
+    print(f"pi-check [{platform.machine()} {extra}] fashion-edge predict --json ({fmt}) on {len(records)} images: "
+          f"top-1 identical to x86: {same}", flush=True)
     return 1 if failures else 0
 
 

@@ -10,24 +10,26 @@ from PIL import Image
 
 from fashion_edge.runtime import Classifier
 from fashion_edge.runtime.backends import available_backends
+from fashion_edge.runtime.bundle import Bundle
 
 
-def main(bundle: str, out: str) -> None:
+def main(bundle_path: str, out: str) -> None:
     out_dir = Path(out)
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    golden = json.loads((Path(bundle) / "golden.json").read_text())
+    bundle = Bundle.load(bundle_path)
+    golden = bundle.golden()
     paths = []
-    for i, pixels in enumerate(golden["images"][:8]):
+    for i, pixels in enumerate(golden.images[:8]):
         path = out_dir / "images" / f"golden{i:02d}.png"
-        Image.fromarray(np.asarray(pixels, np.uint8)).save(path)
+        Image.fromarray(pixels).save(path)
         paths.append(path.name)
     expected = {}
-    for fmt in ("tflite-float32", "tflite-int8", "onnx-float32", "onnx-int8", "ort-int8"):
+    for fmt in bundle.formats:
         backend = available_backends(fmt)[0]
         clf = Classifier(bundle, format=fmt, backend=backend)
         expected[fmt] = {"backend": backend,
                          "images": {p: clf.predict(out_dir / "images" / p).label_id for p in paths},
-                         "golden_logits": clf.logits(np.asarray(golden["images"], np.uint8)).tolist()}
+                         "golden_logits": clf.logits(golden.images).tolist()}
     (out_dir / "expected.json").write_text(json.dumps(expected))
 
 

@@ -8,54 +8,25 @@ from the rest of the training set; the test set is never looked at here: it stay
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Int8Recipe:
-    """How to calibrate one int8 file.
-
-    `method`: "minmax" (both converters), "percentile" / "moving-average" / "entropy" (onnxruntime).
-    `reduce_range` (onnxruntime): 7-bit weights, so x86 CPUs without VNNI cannot saturate the int16
-    intermediate sums of their u8 x s8 kernels; ONNX Runtime recommends it for such CPUs, and it
-    makes the file's results less dependent on the CPU that runs it.
-    """
-
-    name: str
-    images: int = 1000
-    method: str = "minmax"
-    per_channel: bool = True
-    reduce_range: bool = False
-
-    def to_json(self) -> dict:
-        return asdict(self)
+from fashion_edge.runtime.manifest import CalibrationChoice, Recipe, RecipeScore
 
 
-@dataclass(frozen=True)
-class Candidate:
-    recipe: Int8Recipe
-    validation_agreement: float   # top-1 agreement with Keras on the validation split
-    validation_accuracy: float
-
-    def to_json(self) -> dict:
-        return {"recipe": self.recipe.name, "validation_agreement": self.validation_agreement,
-                "validation_accuracy": self.validation_accuracy}
+Int8Recipe = Recipe   # the manifest's record of a recipe is the recipe
 
 
 @dataclass(frozen=True)
 class Choice:
     recipe: Int8Recipe
     model: bytes
-    candidates: tuple[Candidate, ...]
+    candidates: tuple[RecipeScore, ...]
 
-    def to_json(self, validation_images: int) -> dict:
-        return {"chosen": self.recipe.to_json(), "validation_images": validation_images,
-                "criterion": "highest top-1 agreement with Keras on the validation split; ties go to "
-                             "the earlier recipe in the declared list",
-                "candidates": [c.to_json() for c in self.candidates]}
+    def record(self, validation_images: int) -> CalibrationChoice:
+        return CalibrationChoice(self.recipe, validation_images, self.candidates)
 
 
 @dataclass(frozen=True)
@@ -82,7 +53,7 @@ def search(recipes: Sequence[Int8Recipe], build: Callable[[Int8Recipe, np.ndarra
         model = build(recipe, held_out.calibration(recipe))
         top1 = run(model, held_out.images).argmax(1)
         agreement = float((top1 == held_out.keras_top1).mean())
-        candidates.append(Candidate(recipe, agreement, float((top1 == held_out.labels).mean())))
+        candidates.append(RecipeScore(recipe.name, agreement, float((top1 == held_out.labels).mean())))
         if best is None or agreement > best[0]:
             best = (agreement, model, recipe)
     if best is None:

@@ -14,8 +14,8 @@ import logging
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
 
+from fashion_edge.runtime.manifest import Accelerator, DeviceReport, GpuDelegate
 from fashion_edge.runtime.quiet import quiet_logger
 
 # Ops that read a tensor's shape at run time (the rest of a shape computation hangs off them).
@@ -25,7 +25,7 @@ ONNX_SHAPE_OPS = frozenset({"Shape", "Size"})
 _GPU_OK = "Your model looks compatible with GPU delegate"
 
 
-def tflite_report(model: bytes) -> dict[str, Any]:
+def tflite_report(model: bytes) -> DeviceReport:
     """Operators, shape ops and the GPU-delegate verdict of one TFLite flatbuffer."""
     import tensorflow as tf
 
@@ -35,21 +35,12 @@ def tflite_report(model: bytes) -> dict[str, Any]:
     report = text.getvalue()
     ops = re.findall(r"^\s*Op#\d+ (\w+)\(", report, flags=re.MULTILINE)
     warnings = sorted({line.strip() for line in report.splitlines() if "GPU COMPATIBILITY WARNING" in line})
-    return {
-        "ops": sorted(set(ops)),
-        "shape_ops": sorted(set(ops) & TFLITE_SHAPE_OPS),
-        "input_shape_signature": _first_input_signature(report),
-        "gpu_delegate": {"compatible": _GPU_OK in report and not warnings, "warnings": warnings,
-                         "tool": "tf.lite.experimental.Analyzer(gpu_compatibility=True)"},
-    }
+    tool = "tf.lite.experimental.Analyzer(gpu_compatibility=True)"
+    return DeviceReport(tuple(sorted(set(ops))), tuple(sorted(set(ops) & TFLITE_SHAPE_OPS)), tool,
+                        gpu_delegate=GpuDelegate(_GPU_OK in report and not warnings, tuple(warnings), tool))
 
 
-def _first_input_signature(report: str) -> list[int] | None:
-    match = re.search(r"T#0\([^)]*\) shape(?:_signature)?:\[([-\d, ]+)\]", report)
-    return [int(d) for d in match.group(1).split(",")] if match else None
-
-
-def onnx_report(model: bytes) -> dict[str, Any]:
+def onnx_report(model: bytes) -> DeviceReport:
     """Operators, shape ops and the NNAPI / CoreML partitioning verdicts of one ONNX model."""
     import onnx
     from onnxruntime.tools.mobile_helpers import usability_checker as checker
@@ -73,15 +64,8 @@ def onnx_report(model: bytes) -> dict[str, Any]:
         shaped = ModelProtoWithShapeInfo(optimized).model_with_shape_info
         for ep, check in eps.items():
             info = check(shaped, True)  # True: nodes with dynamic shapes count as unsupported, as on a device
-            verdicts[ep] = {"partitions": info.num_partitions, "supported_nodes": info.num_supported_nodes,
-                            "nodes": info.num_nodes, "unsupported_ops": sorted(info.unsupported_ops),
-                            "verdict": info.suitability().name}
-    return {"ops": ops, "shape_ops": sorted(set(ops) & ONNX_SHAPE_OPS),
-            "input_shape": _onnx_input_shape(proto), "accelerators": verdicts,
-            "tool": "onnxruntime.tools.check_onnx_model_mobile_usability"}
-
-
-def _onnx_input_shape(proto) -> list[int | str]:
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
+            verdicts[ep] = Accelerator(info.num_partitions, info.num_supported_nodes, info.num_nodes,
+                                       tuple(sorted(info.unsupported_ops)), info.suitability().name)
+    return DeviceReport(tuple(ops), tuple(sorted(set(ops) & ONNX_SHAPE_OPS)),
+                        "onnxruntime.tools.check_onnx_model_mobile_usability", accelerators=verdicts)
 

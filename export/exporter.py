@@ -15,25 +15,27 @@ from typing import Callable
 
 import numpy as np
 
-from fashion_edge.export import device_checks, onnx_export, ort_export, tflite_export
-from fashion_edge.export.calibration import Choice, HeldOut, Int8Recipe, search
-from fashion_edge.export.macs import count_macs
-from fashion_edge.export.parity import MAX_INT8_SIZE_RATIO, Parity, compare, golden_atol
-from fashion_edge.runtime.quiet import captured_native_output
-from fashion_edge.runtime.atomic import staged_dir
+from fashion_edge.export.calibration import HeldOut
+from fashion_edge.export.converters import BuildContext
+from fashion_edge.train.macs import count_macs
+from fashion_edge.export.parity import compare, size_checks
 from fashion_edge.runtime.backends import choose_backend, open_backend
-from fashion_edge.runtime.backends.onnx import SAVED_RUNTIME_OPTIMIZATIONS
-from fashion_edge.runtime.bundle import SCHEMA_VERSION, describe_device, sha256_bytes
-from fashion_edge.runtime.errors import ArtifactError, FashionEdgeError, UsageError
+from fashion_edge.runtime.bundle import describe_device, sha256_bytes
+from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.extras import require
-from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID
+from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID, calibrated_as, get_format
+from fashion_edge.runtime.golden import Golden, GoldenOutput
 from fashion_edge.runtime.labels import LABELS
-from fashion_edge.runtime.preprocess import as_batch
+from fashion_edge.runtime.manifest import Calibration, FormatEntry, InputContract, Manifest, TensorSpec
+from fashion_edge.runtime.preprocess import SIZE, as_batch
+from fashion_edge.runtime.quiet import captured_native_output
 from fashion_edge.runtime.session import Session
-from fashion_edge.runtime.versions import library_versions
+from fashion_edge.train.artifacts import ArtifactError, library_versions, staged_dir
 from fashion_edge.train.data import FashionMNIST, load_fashion_mnist
 
 GOLDEN_IMAGES = 32
+BATCH_NOTE = ("fixed at 1: no operator reads the batch size, so a TFLite interpreter may resize the input "
+              "to N; ONNX/ORT files take one image per run")
 
 
 class ParityError(FashionEdgeError):
@@ -51,25 +53,58 @@ class ExportConfig:
 
 
 @dataclass(frozen=True)
-class FormatResult:
-    name: str
-    file: str
-    size_bytes: int
-    backend: str
-    parity: Parity
-    seconds: float
+class ExportResult:
+    bundle: Path
+    manifest: Manifest
 
 
 @dataclass(frozen=True)
-class ExportResult:
-    bundle: Path
-    formats: tuple[FormatResult, ...]
+class Reference:
+    """What every format is compared with: Keras on the test set, and the held-out data for calibration."""
+
+    test: np.ndarray             # uint8 (10000, 28, 28, 1)
+    labels: np.ndarray
+    keras_logits: np.ndarray
+    held_out: HeldOut
+    training_seed: int
+
+    @property
+    def keras_accuracy(self) -> float:
+        return float((self.keras_logits.argmax(1) == self.labels).mean())
+
+
+def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportResult:
+    model_dir = Path(config.model_dir)
+    _check(config, model_dir)
+    model = _load_keras_model(model_dir / "model.keras")
+    data = load_fashion_mnist(config.data_dir)
+    reference = _reference(model, data, model_dir, config)
+    log(f"{model_dir.name}: Keras test accuracy {100 * reference.keras_accuracy:.2f}%; int8 recipes judged on "
+        f"{len(reference.held_out.images):,} validation images")
+    with tempfile.TemporaryDirectory() as tmp, staged_dir(model_dir / "bundle") as stage:
+        ctx = BuildContext(model, Path(tmp), reference.held_out)
+        entries, outputs = {}, {}
+        for name in config.formats:
+            entries[name], outputs[name] = _export_format(ctx, name, model_dir.name, reference, stage, log)
+        manifest = _manifest(model, model_dir.name, ctx, reference, entries, config)
+        _gate(manifest)
+        _write(stage, manifest, _golden(reference, outputs))
+    return ExportResult(model_dir / "bundle", manifest)
+
+
+def _check(config: ExportConfig, model_dir: Path) -> None:
+    for name in config.formats:
+        get_format(name)  # UsageError naming the known formats
+    if not (model_dir / "model.keras").is_file():
+        raise ArtifactError(f"{model_dir / 'model.keras'}: not found; train first: "
+                            f"fashion-edge train --model {model_dir.name}")
+    require("tensorflow", "export", "exporting")
 
 
 def _load_keras_model(path: Path):
     keras = require("keras", "export", "exporting")
     try:
-        return keras.saving.load_model(path)
+        return keras.saving.load_model(path, compile=False)  # inference only: no optimizer or loss needed
     except Exception as exc:  # zip, h5 and deserialisation errors all mean "not a usable model"
         raise ArtifactError(f"{path}: not a loadable Keras model ({exc.__class__.__name__}); retrain it") from exc
 
@@ -82,184 +117,83 @@ def _training_seed(model_dir: Path) -> int:
         return 0
 
 
-def held_out(data: FashionMNIST, model, training_seed: int, seed: int, pool: np.ndarray | None = None) -> HeldOut:
-    """Calibration pool (training images minus validation, shuffled) and the validation split with Keras' answers."""
-    x_fit, _, x_val, y_val = data.split_validation(seed=training_seed)
-    if pool is None:
-        pool = as_batch(x_fit[np.random.default_rng(seed).permutation(len(x_fit))])
-    images = as_batch(x_val)
-    keras_top1 = model.predict(images.astype(np.float32), batch_size=1000, verbose=0).argmax(1)
-    return HeldOut(pool=pool, images=images, labels=y_val, keras_top1=keras_top1)
-
-
-class _Builder:
-    """Makes each format's bytes once; ONNX int8 and the ORT files are derived from other formats."""
-
-    def __init__(self, model, workdir: Path, calibration: HeldOut) -> None:
-        self._model, self._workdir, self._calibration = model, workdir, calibration
-        self._saved_model: Path | None = None
-        self._blobs: dict[str, bytes] = {}
-        self.choices: dict[str, Choice] = {}  # int8 format -> the calibration recipe it was built with
-        self._onnx_reports: dict[str, dict] = {}  # an ORT file shares its ONNX source's verdicts
-        self.ort_operators: dict[str, str] = {}  # ORT format -> operators for a minimal ORT build
-
-    def __call__(self, fmt: str) -> bytes:
-        if fmt not in self._blobs:
-            self._blobs[fmt] = self._make(fmt)
-        return self._blobs[fmt]
-
-    def _make(self, fmt: str) -> bytes:
-        family = FORMATS[fmt].family
-        if family == "tflite":
-            if self._saved_model is None:
-                self._saved_model = tflite_export.write_saved_model(self._model, self._workdir / "saved_model")
-            saved = self._saved_model
-            if fmt == "tflite-int8":
-                return self._searched(fmt, tflite_export.INT8_RECIPES,
-                                      lambda recipe, images: tflite_export.convert(saved, fmt, images, recipe))
-            return tflite_export.convert(saved, fmt)
-        if fmt == "onnx-float32":
-            return onnx_export.convert_float(self._model)
-        if fmt == "onnx-int8":
-            source = self("onnx-float32")
-            return self._searched(fmt, onnx_export.INT8_RECIPES,
-                                  lambda recipe, images: onnx_export.quantize_int8(source, images, recipe))
-        converted = ort_export.convert(self(ort_export.SOURCE[fmt]))
-        self.ort_operators[fmt] = converted.required_operators
-        return converted.model
-
-    def _searched(self, fmt: str, recipes: tuple[Int8Recipe, ...], build) -> bytes:
-        backend = choose_backend(fmt)
-        choice = search(recipes, build, lambda blob, x: Session(open_backend(backend, blob)).logits(x),
-                        self._calibration)
-        self.choices[fmt] = choice
-        return choice.model
-
-    def recipe(self, fmt: str) -> str | None:
-        """The calibration recipe a file was built with (an ORT file: its ONNX source's)."""
-        choice = self.choices.get(ort_export.SOURCE.get(fmt, fmt))
-        return choice.recipe.name if choice else None
-
-    def device_report(self, fmt: str) -> dict:
-        """Accelerator verdicts; an ORT file is judged by its ONNX source (the checker reads ONNX)."""
-        family = FORMATS[fmt].family
-        if family == "tflite":
-            return device_checks.tflite_report(self(fmt))
-        source = ort_export.SOURCE.get(fmt, fmt)
-        if source not in self._onnx_reports:
-            self._onnx_reports[source] = device_checks.onnx_report(self(source))
-        report = self._onnx_reports[source]
-        return report if source == fmt else {**report, "checked_as": source}
-
-    def onnx_output_step(self, fmt: str) -> float:
-        """A QDQ model's output step, read from the ONNX graph (an ORT file's from its source); 0 if float."""
-        return onnx_export.output_step(self(ort_export.SOURCE.get(fmt, fmt)))
-
-
-def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportResult:
-    model_dir = Path(config.model_dir)
-    model_name = model_dir.name
-    unknown = [f for f in config.formats if f not in FORMATS]
-    if unknown:
-        raise UsageError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
-    if not (model_dir / "model.keras").is_file():
-        raise ArtifactError(f"{model_dir / 'model.keras'}: not found; train first: "
-                            f"fashion-edge train --model {model_name}")
-    require("tensorflow", "export", "exporting")
-    model = _load_keras_model(model_dir / "model.keras")
-    data = load_fashion_mnist(config.data_dir)
+def _reference(model, data: FashionMNIST, model_dir: Path, config: ExportConfig) -> Reference:
     test = as_batch(data.x_test)
     keras_logits = model.predict(test.astype(np.float32), batch_size=1000, verbose=0)
-    keras_acc = float((keras_logits.argmax(1) == data.y_test).mean())
-    training_seed = _training_seed(model_dir)
-    calibration = held_out(data, model, training_seed, config.seed, config.calibration_override)
-    log(f"{model_name}: Keras test accuracy {100 * keras_acc:.2f}%; int8 recipes judged on "
-        f"{len(calibration.images):,} validation images")
+    seed = _training_seed(model_dir)
+    x_fit, _, x_val, y_val = data.split_validation(seed=seed)
+    pool = config.calibration_override
+    if pool is None:
+        pool = as_batch(x_fit[np.random.default_rng(config.seed).permutation(len(x_fit))])
+    images = as_batch(x_val)
+    keras_val = model.predict(images.astype(np.float32), batch_size=1000, verbose=0).argmax(1)
+    return Reference(test, data.y_test, keras_logits, HeldOut(pool, images, y_val, keras_val), seed)
 
-    results: list[FormatResult] = []
-    entries: dict[str, dict] = {}
-    golden_x = test[:GOLDEN_IMAGES]
-    golden = {"preprocessing": PREPROCESSING_ID, "images": golden_x[..., 0].tolist(),
-              "labels": data.y_test[:GOLDEN_IMAGES].tolist(),
-              "keras_logits": keras_logits[:GOLDEN_IMAGES].round(6).tolist(), "outputs": {}}
-    with tempfile.TemporaryDirectory() as tmp, staged_dir(model_dir / "bundle") as stage:
-        build = _Builder(model, Path(tmp), calibration)
-        for fmt in config.formats:
-            spec = FORMATS[fmt]
-            start = time.perf_counter()
-            with captured_native_output():
-                blob = build(fmt)
-                device = build.device_report(fmt)
-            (stage / spec.filename).write_bytes(blob)
-            backend_name = choose_backend(fmt)
-            session = Session(open_backend(backend_name, blob))
-            logits = session.logits(test)
-            parity = compare(fmt, model_name, keras_logits, logits, data.y_test)
-            seconds = time.perf_counter() - start
-            results.append(FormatResult(fmt, spec.filename, len(blob), backend_name, parity, seconds))
-            inp, out = session.backend.input, session.backend.output
-            entries[fmt] = {
-                "file": spec.filename, "bytes": len(blob), "sha256": sha256_bytes(blob),
-                "input": {"name": inp.name, "dtype": inp.dtype, "shape": list(inp.shape),
-                          "scale": inp.scale, "zero_point": inp.zero_point},
-                "output": {"name": out.name, "dtype": out.dtype, "shape": list(out.shape),
-                           "scale": out.scale, "zero_point": out.zero_point},
-                "parity_backend": backend_name,
-                "parity": parity.to_json(),
-                "golden_atol": golden_atol(fmt, out.scale or (
-                    build.onnx_output_step(fmt) if spec.family != "tflite" else 0.0)),
-                "device": device,
-            }
-            if build.recipe(fmt):
-                entries[fmt]["calibration_recipe"] = build.recipe(fmt)
-            if fmt in build.ort_operators:
-                entries[fmt]["ort"] = {"optimization_style": ort_export.OPTIMIZATION_STYLE,
-                                       "session_config": {SAVED_RUNTIME_OPTIMIZATIONS: "1"},
-                                       "required_operators": build.ort_operators[fmt]}
-            golden["outputs"][fmt] = {"logits": logits[:GOLDEN_IMAGES].round(6).tolist(),
-                                      "top1": logits[:GOLDEN_IMAGES].argmax(1).tolist(),
-                                      # every test image's top-1, one digit each, for exact checks on devices
-                                      "test_top1": "".join(map(str, logits.argmax(1).tolist()))}
-            verdict = "ok" if parity.passed else "FAIL: " + "; ".join(parity.failures)
-            log(f"  {fmt:15s} {len(blob):>9,} B  acc {100 * parity.accuracy:.2f}%  "
-                f"agree {100 * parity.agreement:.2f}%  max|Δ| {parity.max_abs_logit_diff:.2e}  "
-                f"[{backend_name}, {seconds:.1f} s]  {verdict}")
-            log(f"  {'':15s} {describe_device(device)}")
-            if fmt in build.choices:
-                log(f"  {'':15s} calibration: " + ", ".join(
-                    f"{c.recipe.name} {100 * c.validation_agreement:.2f}%" for c in build.choices[fmt].candidates)
-                    + f" (validation agreement) -> {build.choices[fmt].recipe.name}")
 
-        failures = [f"{r.name}: {f}" for r in results for f in r.parity.failures]
-        sizes = {r.name: r.size_bytes for r in results}
-        size_check = None
-        if {"tflite-int8", "tflite-float32"} <= set(sizes):
-            ratio = sizes["tflite-int8"] / sizes["tflite-float32"]
-            size_check = {"int8_over_float32": ratio, "max": MAX_INT8_SIZE_RATIO, "enforced": model_name == "edge"}
-            if model_name == "edge" and ratio > MAX_INT8_SIZE_RATIO:
-                failures.append(f"tflite-int8 is {100 * ratio:.0f}% of tflite-float32 (max {100 * MAX_INT8_SIZE_RATIO:.0f}%)")
+def _export_format(ctx: BuildContext, name: str, model: str, reference: Reference, stage: Path,
+                   log: Callable[[str], None]) -> tuple[FormatEntry, GoldenOutput]:
+    """Build one file, run it in its runtime on all test images, and describe it for the manifest."""
+    fmt = FORMATS[name]
+    start = time.perf_counter()
+    with captured_native_output():
+        built = ctx.build(name)
+        device = ctx.device_report(name)
+    (stage / fmt.filename).write_bytes(built.model)
+    backend = choose_backend(name)
+    session = Session(open_backend(backend, built.model))
+    logits = session.logits(reference.test)
+    parity = compare(name, model, reference.keras_logits, logits, reference.labels)
+    inp, out = session.backend.input, session.backend.output
+    recipe_of = calibrated_as(name)
+    entry = FormatEntry(
+        name, fmt.filename, len(built.model), sha256_bytes(built.model),
+        TensorSpec(inp.name, inp.dtype, inp.shape, inp.scale, inp.zero_point),
+        TensorSpec(out.name, out.dtype, out.shape, out.scale, out.zero_point),
+        backend, parity, fmt.golden_atol(out.scale or built.output_step), device,
+        ctx.build(recipe_of).choice.recipe.name if recipe_of else None, built.ort)
+    verdict = "ok" if parity.passed else "FAIL: " + "; ".join(parity.failures)
+    log(f"  {name:15s} {entry.bytes:>9,} B  acc {100 * parity.accuracy:.2f}%  agree {100 * parity.agreement:.2f}%  "
+        f"max|Δ| {parity.max_abs_logit_diff:.2e}  [{backend}, {time.perf_counter() - start:.1f} s]  {verdict}")
+    log(f"  {'':15s} {describe_device(device)}")
+    if built.choice:
+        log(f"  {'':15s} calibration: " + ", ".join(
+            f"{c.recipe} {100 * c.validation_agreement:.2f}%" for c in built.choice.candidates)
+            + f" (validation agreement) -> {built.choice.recipe.name}")
+    golden = logits[:GOLDEN_IMAGES]
+    return entry, GoldenOutput(golden, tuple(int(i) for i in golden.argmax(1)),
+                               "".join(map(str, logits.argmax(1).tolist())))
 
-        manifest = {
-            "schema_version": SCHEMA_VERSION,
-            "model": model_name,
-            "labels": list(LABELS),
-            "input": {"shape": [1, 28, 28, 1], "layout": "NHWC", "pixel_range": [0, 255],
-                      "batch": "fixed at 1: no operator reads the batch size, so a TFLite interpreter "
-                               "may resize the input to N; ONNX/ORT files take one image per run",
-                      "preprocessing": PREPROCESSING_ID},
-            "keras": {"test_accuracy": keras_acc, "test_images": int(len(data.y_test))},
-            "macs_per_image": count_macs(model),
-            "calibration": {"source": "training set minus its validation split", "pool_seed": config.seed,
-                            "validation_split_seed": training_seed,
-                            "formats": {f: c.to_json(len(calibration.images)) for f, c in build.choices.items()}},
-            "formats": entries,
-            "size_check": size_check,
-            "versions": library_versions(),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        (stage / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        (stage / "labels.txt").write_text("\n".join(LABELS) + "\n")
-        (stage / "golden.json").write_text(json.dumps(golden))
-        if failures:
-            raise ParityError("parity gate failed, previous bundle kept: " + "; ".join(failures))
-    return ExportResult(model_dir / "bundle", tuple(results))
+
+def _manifest(model, name: str, ctx: BuildContext, reference: Reference, entries: dict[str, FormatEntry],
+              config: ExportConfig) -> Manifest:
+    calibrated = sorted({calibrated_as(f) for f in entries} - {None}, key=list(FORMATS).index)
+    choices = {f: ctx.build(f).choice.record(len(reference.held_out.images)) for f in calibrated}
+    return Manifest(
+        model=name, labels=LABELS,
+        input=InputContract((1, SIZE, SIZE, 1), "NHWC", (0, 255), BATCH_NOTE, PREPROCESSING_ID),
+        keras_test_accuracy=reference.keras_accuracy, keras_test_images=len(reference.labels),
+        macs_per_image=count_macs(model),
+        calibration=Calibration("training set minus its validation split", config.seed, reference.training_seed, choices),
+        formats=entries, size_checks=size_checks(name, {f: e.bytes for f, e in entries.items()}),
+        versions=library_versions(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+
+def _golden(reference: Reference, outputs: dict[str, GoldenOutput]) -> Golden:
+    return Golden(PREPROCESSING_ID, reference.test[:GOLDEN_IMAGES, ..., 0], tuple(int(y) for y in reference.labels[:GOLDEN_IMAGES]),
+                  reference.keras_logits[:GOLDEN_IMAGES], outputs)
+
+
+def _write(stage: Path, manifest: Manifest, golden: Golden) -> None:
+    raw = manifest.to_json()
+    Manifest.from_json(raw)  # the exporter writes only what every reader accepts
+    (stage / "manifest.json").write_text(json.dumps(raw, indent=2))
+    (stage / "labels.txt").write_text("\n".join(manifest.labels) + "\n")
+    (stage / "golden.json").write_text(json.dumps(golden.to_json()))
+
+
+def _gate(manifest: Manifest) -> None:
+    failures = [f"{name}: {f}" for name, e in manifest.formats.items() for f in e.parity.failures]
+    failures += [f"{c.format} is {100 * c.ratio:.0f}% of {c.of} (max {100 * c.max:.0f}%)"
+                 for c in manifest.size_checks if not c.passed]
+    if failures:
+        raise ParityError("parity gate failed, previous bundle kept: " + "; ".join(failures))

@@ -12,6 +12,7 @@ import numpy as np
 
 from fashion_edge.export.calibration import Int8Recipe
 from fashion_edge.export.device_graph import INPUT_NAME, device_graph, input_spec
+from fashion_edge.runtime.extras import require
 
 TF2ONNX_OPSET = 18   # the newest opset tf2onnx 1.17 emits
 OPSET = 21           # upgraded with onnx's version converter: QDQ ops at opset >= 19 run everywhere,
@@ -31,9 +32,9 @@ INT8_RECIPES = (
 
 
 def convert_float(model) -> bytes:
-    import onnx
-    import tensorflow as tf
-    import tf2onnx
+    tf = require("tensorflow", "export", "exporting to ONNX")
+    tf2onnx = require("tf2onnx", "export", "exporting to ONNX")
+    onnx = require("onnx", "export", "exporting to ONNX")
     from onnx import version_converter
 
     spec = input_spec()
@@ -66,7 +67,9 @@ class _Reader:
 
 def quantize_int8(float_model: bytes, calibration: np.ndarray, recipe: Int8Recipe = INT8_RECIPES[0]) -> bytes:
     """Static QDQ quantization: int8 weights, uint8 activations, calibrated as `recipe` says."""
-    import onnx
+    onnx = require("onnx", "export", "quantizing ONNX models")
+    require("onnxruntime.quantization", "export", "quantizing ONNX models")
+    require("sympy", "export", "onnxruntime's quantization pre-processing")
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 

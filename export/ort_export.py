@@ -15,11 +15,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fashion_edge.runtime.formats import ORT_FILE_ID
+from fashion_edge.runtime.extras import require
+from fashion_edge.runtime.formats import FILE_IDS
 from fashion_edge.runtime.quiet import quiet_logger
 
 OPTIMIZATION_STYLE = "Runtime"
-SOURCE = {"ort-float32": "onnx-float32", "ort-int8": "onnx-int8"}  # ORT format -> the ONNX it is made from
 TARGET_PLATFORM = "arm"    # phones and Pis; lets int8 QDQ fuse into int8 (not uint8-only) kernels
 
 
@@ -32,6 +32,7 @@ class OrtModel:
 
 
 def convert(onnx_model: bytes) -> OrtModel:
+    require("onnxruntime.tools", "export", "converting to ORT format")
     from onnxruntime.tools.convert_onnx_models_to_ort import OptimizationStyle, convert_onnx_models_to_ort
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -47,6 +48,6 @@ def convert(onnx_model: bytes) -> OrtModel:
         blob = ort_file.read_bytes()
         # drop the tool's "# Generated from model/s: <temporary paths>" header
         operators = "".join(line for line in config.read_text().splitlines(keepends=True) if not line.startswith("#"))
-    if blob[4:8] != ORT_FILE_ID:
+    if blob[4:8] != FILE_IDS["ort"]:
         raise RuntimeError("onnxruntime's converter did not write an ORT-format file")
     return OrtModel(blob, operators)

@@ -29,18 +29,22 @@ def write_saved_model(model, folder: Path) -> Path:
     return folder
 
 
-def convert(saved_model: Path, fmt: str, calibration: np.ndarray | None = None,
+def recipes(precision: str) -> tuple[Int8Recipe, ...]:
+    return INT8_RECIPES
+
+
+def convert(saved_model: Path, precision: str, calibration: np.ndarray | None = None,
             recipe: Int8Recipe | None = None) -> bytes:
     """One TFLite flatbuffer; `calibration` (int8 only) is uint8 pixels (N, 28, 28, 1) from the training set."""
     import tensorflow as tf
 
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
-    if fmt == "tflite-float16":
+    if precision == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
-    elif fmt == "tflite-dynamic":
+    elif precision == "dynamic":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]  # int8 weights, float activations
-    elif fmt == "tflite-int8":
+    elif precision == "int8":
         def representative() -> Iterator[list[np.ndarray]]:
             for image in calibration:
                 yield [image[None].astype(np.float32)]
@@ -53,6 +57,6 @@ def convert(saved_model: Path, fmt: str, calibration: np.ndarray | None = None,
         converter.inference_output_type = tf.uint8
         if recipe is not None and not recipe.per_channel:
             converter._experimental_disable_per_channel = True  # the converter's only switch for it
-    elif fmt != "tflite-float32":
-        raise ValueError(f"not a TFLite format: {fmt}")
+    elif precision != "float32":
+        raise ValueError(f"no TFLite conversion for precision {precision!r}")
     return bytes(converter.convert())

@@ -1,21 +1,23 @@
 """A bundle on disk: manifest.json, labels.txt, one model file per format, golden.json.
 
-Everything here distrusts the files: paths must stay inside the bundle folder, formats must be
-known, and a model file is handed to a native runtime only after its size and sha256 match the
-manifest (a truncated or tampered file never reaches C++ code).
+Everything here distrusts the files: the manifest is validated once into types (runtime/manifest.py),
+paths must stay inside the bundle folder, and a model file is handed to a native runtime only
+after its size and sha256 match the manifest (a truncated or tampered file never reaches C++ code).
 """
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Mapping
 
+from fashion_edge.runtime import jsonio
 from fashion_edge.runtime.errors import BundleError
-from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID
+from fashion_edge.runtime.golden import Golden
+from fashion_edge.runtime.manifest import Accelerator, DeviceReport, FormatEntry, Manifest
 
-SCHEMA_VERSION = 1
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024      # a real one is ~40 kB
+MAX_GOLDEN_BYTES = 32 * 1024 * 1024       # 32 images, 10,000 top-1 digits per format
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -25,86 +27,52 @@ def sha256_bytes(data: bytes) -> str:
 _EP_NAMES = {"nnapi": "NNAPI", "coreml-neuralnetwork": "CoreML NeuralNetwork", "coreml-mlprogram": "CoreML MLProgram"}
 
 
-def describe_device(report: dict[str, Any] | None) -> str:
-    """One line from a manifest's `formats[F].device`: what mobile accelerators make of the file."""
-    if not report:
-        return "not recorded (bundle exported before accelerator checks)"
-    try:
-        return _describe(report)
-    except (KeyError, TypeError, AttributeError, ValueError):  # a hand-edited manifest: say so, don't crash
-        return "unreadable entry in manifest.json"
+def describe_accelerator(ep: str, v: Accelerator) -> str:
+    return f"{_EP_NAMES.get(ep, ep)} {v.verdict} ({v.partitions} partition(s), {v.supported_nodes}/{v.nodes} nodes)"
 
 
-def _describe(report: dict[str, Any]) -> str:
-    shape = "shape ops " + ",".join(report.get("shape_ops", [])) if report.get("shape_ops") else "no shape ops"
-    if "gpu_delegate" in report:
-        return f"{shape}; TFLite GPU delegate {'compatible' if report['gpu_delegate']['compatible'] else 'NOT compatible'}"
-    eps = "; ".join(f"{_EP_NAMES.get(ep, ep)} {v['verdict']} ({v['partitions']} partition(s), "
-                    f"{v['supported_nodes']}/{v['nodes']} nodes)" for ep, v in report.get("accelerators", {}).items())
-    return f"{shape}; {eps}"
-
-
-@dataclass(frozen=True)
-class FormatEntry:
-    """One format's line in the manifest."""
-
-    name: str
-    file: str
-    bytes: int
-    sha256: str
-    input: dict[str, Any]
-    output: dict[str, Any]
-    parity: dict[str, Any]
-    golden_atol: float
+def describe_device(report: DeviceReport | None) -> str:
+    """One line: what mobile accelerators make of the file."""
+    if report is None:
+        return "not recorded (bundle exported without accelerator checks)"
+    shape = "shape ops " + ",".join(report.shape_ops) if report.shape_ops else "no shape ops"
+    if report.gpu_delegate is not None:
+        return f"{shape}; TFLite GPU delegate {'compatible' if report.gpu_delegate.compatible else 'NOT compatible'}"
+    return f"{shape}; " + "; ".join(describe_accelerator(ep, v) for ep, v in report.accelerators.items())
 
 
 @dataclass(frozen=True)
 class Bundle:
     path: Path
-    manifest: dict[str, Any]
-    labels: tuple[str, ...]
-    formats: dict[str, FormatEntry]
+    manifest: Manifest
 
     @property
     def model(self) -> str:
-        return self.manifest["model"]
+        return self.manifest.model
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.manifest.labels
+
+    @property
+    def formats(self) -> Mapping[str, FormatEntry]:
+        return self.manifest.formats
 
     @classmethod
     def load(cls, path: str | Path) -> "Bundle":
         path = Path(path)
         manifest_path = path / "manifest.json"
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            raw = jsonio.read(manifest_path, MAX_MANIFEST_BYTES)
         except FileNotFoundError:
             raise BundleError(f"{path}: no manifest.json (is this a bundle folder? "
                               "`fashion-edge export artifacts/<model>` makes one)") from None
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise BundleError(f"{manifest_path}: not readable JSON ({exc})") from exc
-        if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
-            raise BundleError(f"{manifest_path}: schema_version must be {SCHEMA_VERSION}")
-        if manifest.get("input", {}).get("preprocessing") != PREPROCESSING_ID:
-            raise BundleError(f"{manifest_path}: preprocessing must be {PREPROCESSING_ID!r}")
-        labels = tuple(manifest.get("labels") or ())
-        if len(labels) != 10:
-            raise BundleError(f"{manifest_path}: expected 10 labels, found {len(labels)}")
-        formats = {}
-        for name, raw in (manifest.get("formats") or {}).items():
-            if name not in FORMATS:
-                raise BundleError(f"{manifest_path}: unknown format {name!r}; known: {', '.join(FORMATS)}")
-            try:
-                entry = FormatEntry(name=name, file=str(raw["file"]), bytes=int(raw["bytes"]),
-                                    sha256=str(raw["sha256"]), input=dict(raw["input"]),
-                                    output=dict(raw["output"]), parity=dict(raw.get("parity", {})),
-                                    golden_atol=float(raw.get("golden_atol", 1e-3)))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise BundleError(f"{manifest_path}: format {name!r} entry is incomplete ({exc})") from exc
-            target = (path / entry.file).resolve()
-            if target.parent != path.resolve():
-                raise BundleError(f"{manifest_path}: {name} file {entry.file!r} points outside the bundle")
-            formats[name] = entry
-        if not formats:
-            raise BundleError(f"{manifest_path}: lists no formats")
-        return cls(path, manifest, labels, formats)
+        manifest = Manifest.from_json(raw, str(manifest_path))
+        root = path.resolve()
+        for name, entry in manifest.formats.items():
+            if (path / entry.file).resolve().parent != root:
+                raise BundleError(f"{manifest_path}: formats.{name}.file {entry.file!r} points outside the bundle")
+        return cls(path, manifest)
 
     def entry(self, fmt: str) -> FormatEntry:
         if fmt not in self.formats:
@@ -124,8 +92,9 @@ class Bundle:
                               "corrupt or was replaced; re-export or re-copy the bundle")
         return data
 
-    def golden(self) -> dict[str, Any]:
+    def golden(self) -> Golden:
+        path = self.path / "golden.json"
         try:
-            return json.loads((self.path / "golden.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise BundleError(f"{self.path}/golden.json: not readable ({exc})") from exc
+            return Golden.from_json(jsonio.read(path, MAX_GOLDEN_BYTES), str(path))
+        except FileNotFoundError:
+            raise BundleError(f"{path}: missing; re-export or re-copy the bundle") from None

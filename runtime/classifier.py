@@ -19,8 +19,8 @@ import numpy as np
 from fashion_edge.runtime.backends import choose_backend, open_backend
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import BundleError
-from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS, ORT_FILE_ID, TFLITE_FILE_ID
-from fashion_edge.runtime.preprocess import ImageLike, as_batch, preprocess
+from fashion_edge.runtime.formats import DEFAULT_FORMAT, get_format, looks_like
+from fashion_edge.runtime.preprocess import SIZE, ImageLike, as_batch, preprocess
 from fashion_edge.runtime.session import Session
 
 DEFAULT_BUNDLE = Path("artifacts/edge/bundle")
@@ -38,17 +38,6 @@ class Prediction:
                 "probabilities": list(self.probabilities)}
 
 
-def _check_model_bytes(fmt: str, blob: bytes) -> None:
-    """Cheap structural checks before native code sees the file (the hash already matched)."""
-    family = FORMATS[fmt].family
-    if family == "tflite" and (len(blob) < 16 or blob[4:8] != TFLITE_FILE_ID):
-        raise BundleError(f"{fmt}: not a TFLite flatbuffer (no TFL3 identifier)")
-    if family == "onnx" and (len(blob) < 16 or blob[0] != 0x08):  # field 1 (ir_version), varint
-        raise BundleError(f"{fmt}: not an ONNX protobuf")
-    if family == "ort" and (len(blob) < 16 or blob[4:8] != ORT_FILE_ID):
-        raise BundleError(f"{fmt}: not an ORT-format flatbuffer (no ORTM identifier)")
-
-
 class Classifier:
     def __init__(self, bundle: str | Path | Bundle = DEFAULT_BUNDLE, format: str = DEFAULT_FORMAT,
                  backend: str | None = None, threads: int | None = None) -> None:
@@ -57,12 +46,14 @@ class Classifier:
         self.backend_name = choose_backend(format, backend)
         entry = self.bundle.entry(format)
         blob = self.bundle.read_model(format)
-        _check_model_bytes(format, blob)
+        family = get_format(format).family
+        if not looks_like(family, blob):
+            raise BundleError(f"{format}: {entry.file} is not a {family} file")
         self._session = Session(open_backend(self.backend_name, blob, threads))
-        got = self._session.backend.input
-        if (got.dtype, got.scale, got.zero_point) != (entry.input["dtype"], entry.input["scale"], entry.input["zero_point"]):
+        got, want = self._session.backend.input, entry.input
+        if (got.dtype, got.scale, got.zero_point) != (want.dtype, want.scale, want.zero_point):
             raise BundleError(f"{format}: the model's input ({got.dtype}, scale {got.scale}) "
-                              f"disagrees with manifest.json")
+                              f"disagrees with manifest.json ({want.dtype}, scale {want.scale})")
         self.labels: tuple[str, ...] = self.bundle.labels
         self.threads = threads
 
@@ -86,12 +77,12 @@ class Classifier:
     def predict(self, image: ImageLike) -> Prediction:
         """One image: a path, bytes, a PIL image, or a pixel array (28x28 dark-background passes as is)."""
         pixels = preprocess(image)
-        return self._prediction(self._session.logits_one(pixels.reshape(1, 28, 28, 1)))
+        return self._prediction(self._session.logits_one(pixels.reshape(1, SIZE, SIZE, 1)))
 
     def predict_batch(self, images: Sequence[ImageLike] | np.ndarray | Iterable[ImageLike]) -> list[Prediction]:
         """Many images in one backend call; a uint8 array (N, 28, 28[, 1]) skips preprocessing."""
         if isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim in (3, 4) \
-                and images.shape[1:3] == (28, 28):
+                and images.shape[1:3] == (SIZE, SIZE):
             batch = as_batch(images)
         else:
             batch = as_batch(np.stack([preprocess(image) for image in images]))

@@ -5,11 +5,10 @@ import argparse
 import json
 import sys
 
-from fashion_edge.runtime.backends import INSTALLED_BY, is_installed
+from fashion_edge.runtime.backends import backends_for
 from fashion_edge.runtime.bundle import Bundle, describe_device
 from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.errors import FashionEdgeError
-from fashion_edge.runtime.formats import BACKENDS, FORMATS
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -42,20 +41,28 @@ def run_info(args: argparse.Namespace) -> int:
     bundle = Bundle.load(args.bundle)
     m = bundle.manifest
     print(f"bundle   {bundle.path}")
-    print(f"model    {bundle.model}   Keras test accuracy {100 * m['keras']['test_accuracy']:.2f}%")
-    print(f"input    {m['input']['shape']} {m['input']['layout']} pixels {m['input']['pixel_range']}, "
-          f"preprocessing {m['input']['preprocessing']}")
+    print(f"model    {bundle.model}   Keras test accuracy {100 * m.keras_test_accuracy:.2f}%   "
+          f"{m.macs_per_image:,} MACs per image")
+    print(f"input    {list(m.input.shape)} {m.input.layout} pixels {list(m.input.pixel_range)}, "
+          f"preprocessing {m.input.preprocessing}")
     print(f"labels   {', '.join(bundle.labels)}")
     print()
     print(f"{'format':16s}{'file':16s}{'size':>11s}{'accuracy':>10s}{'agree':>9s}  backends here")
     for name, e in bundle.formats.items():
-        here = [b for b in BACKENDS[FORMATS[name].family] if is_installed(b)]
-        acc, agree = e.parity.get("accuracy"), e.parity.get("agreement")
-        print(f"{name:16s}{e.file:16s}{e.bytes / 1024:>9.1f}Ki"
-              f"{'' if acc is None else f'{100 * acc:.2f}%':>10s}{'' if agree is None else f'{100 * agree:.2f}%':>9s}"
-              f"  {', '.join(here) or 'none (pip install fashion-edge[' + INSTALLED_BY[BACKENDS[FORMATS[name].family][0]][1] + '])'}")
+        able = backends_for(name)
+        here = [b.name for b in able if b.installed()]
+        missing = f"none (pip install \"fashion-edge[{able[0].extra}]\")" if able else "none"
+        print(f"{name:16s}{e.file:16s}{e.bytes / 1024:>9.1f}Ki{100 * e.parity.accuracy:>9.2f}%"
+              f"{100 * e.parity.agreement:>8.2f}%  {', '.join(here) or missing}")
     print()
     print("accelerators (recorded at export: TFLite Analyzer, ONNX Runtime's mobile usability checker)")
-    for name in bundle.formats:
-        print(f"{name:16s}{describe_device(m['formats'][name].get('device'))}")
+    for name, e in bundle.formats.items():
+        print(f"{name:16s}{describe_device(e.device)}")
+    if m.calibration.formats:
+        print()
+        print("int8 calibration (recipe kept: best agreement with Keras on the validation split)")
+        for name, choice in m.calibration.formats.items():
+            best = max(c.validation_agreement for c in choice.candidates)
+            print(f"{name:16s}{choice.chosen.name} ({100 * best:.2f}% of {choice.validation_images:,} validation "
+                  f"images; {len(choice.candidates)} recipes tried)")
     return 0

@@ -41,7 +41,3 @@ class InvalidImageError(FashionEdgeError, ValueError):
 
 class BundleError(FashionEdgeError):
     """A bundle is missing, incomplete, tampered with or not loadable."""
-
-
-class ArtifactError(FashionEdgeError):
-    """A training or export artifact is missing, corrupt, or cannot be written."""

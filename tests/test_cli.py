@@ -81,3 +81,13 @@ def test_train_then_report(tmp_path):
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "REPORT.md").read_text()
     assert "| linear | 7,850 | 1 |" in report
+
+
+@pytest.mark.parametrize("command", [["info", "{bundle}"], ["predict", "x.png", "--bundle", "{bundle}"],
+                                     ["verify", "{bundle}"]])
+@pytest.mark.parametrize("manifest", ["[" * 50_000 + "]" * 50_000, '{"schema_version": 2, "labels": 3}', "{"])
+def test_a_broken_manifest_is_one_line_for_every_command_that_reads_it(command, manifest, tmp_path):
+    (tmp_path / "manifest.json").write_text(manifest)
+    result = run(*[arg.format(bundle=tmp_path) for arg in command])
+    assert result.returncode == 1
+    assert "manifest.json" in one_line(result.stderr)

@@ -1,22 +1,29 @@
-"""Train one model on real Fashion-MNIST and write artifacts/<model>/ in one atomic step."""
+"""Train one model on real Fashion-MNIST and write artifacts/<model>/ in one atomic step.
+
+On one host, or on a tf.distribute cluster (TF_CONFIG, one process per host): every worker trains
+its shard of each batch, and only the chief writes the artifacts.
+"""
 from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from fashion_edge.runtime.atomic import staged_dir
 from fashion_edge.runtime.errors import DataError, UsageError
 from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.labels import LABELS
-from fashion_edge.runtime.versions import library_versions
 from fashion_edge.train import plots
-from fashion_edge.train.data import load_fashion_mnist
-from fashion_edge.train.models import MODELS, compile_model
+from fashion_edge.train.artifacts import library_versions, staged_dir
+from fashion_edge.train.cluster import Cluster
+from fashion_edge.train.data import FashionMNIST, load_fashion_mnist
+from fashion_edge.train.models import MODELS, ModelSpec, TrainingRecipe, compile_model
+
+FLASHCARDS = 30
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,9 @@ class TrainConfig:
     seed: int = 0
     data_dir: Path | None = None
     limit: int | None = None
-    verbose: int | None = None  # None: progress bar in a terminal, one line per epoch otherwise
+    quick: bool = False                 # the model's short recipe (smoke tests, CI)
+    verbose: int | None = None          # None: progress bar in a terminal, one line per epoch otherwise
+    cluster: Cluster | None = None      # None: read TF_CONFIG; a single-worker cluster trains locally
 
 
 @dataclass(frozen=True)
@@ -39,19 +48,124 @@ class TrainResult:
     params: int
     epochs: int
     seconds: float
+    workers: int = 1
 
 
-def _training_data(tf, x: np.ndarray, y: np.ndarray, batch_size: int, flip: bool, seed: int):
-    """Shuffled batches; with `flip`, each image is mirrored left-right with probability 1/2."""
-    ds = tf.data.Dataset.from_tensor_slices((x[..., None], y))
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    if flip:
-        def mirror(images, labels):
-            coin = tf.random.uniform((tf.shape(images)[0], 1, 1, 1), seed=seed) < 0.5
-            return tf.where(coin, tf.reverse(images, axis=[2]), images), labels
+@dataclass(frozen=True)
+class Split:
+    x_fit: np.ndarray
+    y_fit: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
 
-        ds = ds.map(mirror, num_parallel_calls=1, deterministic=True)
-    return ds.prefetch(2)
+
+def train(config: TrainConfig) -> TrainResult:
+    """Fit, evaluate on the untouched test set, and write model, metrics, history and plots."""
+    spec, recipe = _spec_and_recipe(config)
+    data = load_fashion_mnist(config.data_dir)  # a data or folder problem fails before TensorFlow loads
+    cluster = config.cluster or Cluster.from_environment()
+    out = Path(config.out) / config.model
+    if cluster.is_chief:
+        with staged_dir(out) as stage:
+            return _train_into(stage, out, config, spec, recipe, data, cluster)
+    with tempfile.TemporaryDirectory() as scratch:  # other workers save too (collectives), then discard
+        return _train_into(Path(scratch), out, config, spec, recipe, data, cluster)
+
+
+def _spec_and_recipe(config: TrainConfig) -> tuple[ModelSpec, TrainingRecipe]:
+    if config.model not in MODELS:
+        raise UsageError(f"unknown model {config.model!r}; choose from {', '.join(MODELS)}")
+    spec = MODELS[config.model]
+    recipe = spec.quick if config.quick else spec.recipe
+    if config.epochs is not None:
+        if config.epochs < 1:
+            raise UsageError("--epochs must be at least 1")
+        recipe = TrainingRecipe(**{**asdict(recipe), "epochs": config.epochs})
+    return spec, recipe
+
+
+def _train_into(stage: Path, out: Path, config: TrainConfig, spec: ModelSpec, recipe: TrainingRecipe,
+                data: FashionMNIST, cluster: Cluster) -> TrainResult:
+    keras = require("keras", "train", "training")
+    tf = require("tensorflow", "train", "training")
+    strategy = cluster.strategy(tf)  # before any other TensorFlow op, as tf.distribute requires
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()  # same seed, same weights, run after run
+    split = _split(data, config)
+    with strategy.scope():
+        model = spec.build()
+        compile_model(model, recipe, recipe.epochs * _steps_per_epoch(len(split.x_fit), recipe.batch_size))
+    history, seconds = _fit(tf, model, recipe, split, config, cluster)
+    logits = model.predict(data.x_test[..., None], batch_size=1000, verbose=0)
+    metrics = _metrics(config, spec, recipe, split, data, logits, history, seconds, model, cluster)
+    _write(stage, model, history, metrics, data, logits)
+    return TrainResult(out, metrics["test_accuracy"], metrics["params"], recipe.epochs, seconds, cluster.workers)
+
+
+def _split(data: FashionMNIST, config: TrainConfig) -> Split:
+    x_fit, y_fit, x_val, y_val = data.split_validation(seed=config.seed)
+    if config.limit:
+        x_fit, y_fit = x_fit[: config.limit], y_fit[: config.limit]
+        x_val, y_val = x_val[: max(config.limit // 10, 100)], y_val[: max(config.limit // 10, 100)]
+    if len(x_fit) == 0:
+        raise DataError("no training images selected")
+    return Split(x_fit, y_fit, x_val, y_val)
+
+
+def _steps_per_epoch(images: int, batch_size: int) -> int:
+    return int(np.ceil(images / batch_size))
+
+
+def _fit(tf, model, recipe: TrainingRecipe, split: Split, config: TrainConfig, cluster: Cluster):
+    from fashion_edge.train.augment import training_data
+
+    verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    if not cluster.is_chief:
+        verbose = 0
+    start = time.perf_counter()
+    history = model.fit(
+        cluster.distribute(tf, training_data(tf, split.x_fit, split.y_fit, recipe, config.seed)),
+        epochs=recipe.epochs,
+        validation_data=cluster.distribute(tf, tf.data.Dataset.from_tensor_slices(
+            (split.x_val[..., None], split.y_val)).batch(1000)),  # judged after every epoch, as the seed does
+        verbose=verbose,
+    )
+    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return hist, time.perf_counter() - start
+
+
+def _confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int = len(LABELS)) -> np.ndarray:
+    return np.bincount(y_true.astype(int) * n + y_pred, minlength=n * n).reshape(n, n)
+
+
+def _metrics(config: TrainConfig, spec: ModelSpec, recipe: TrainingRecipe, split: Split, data: FashionMNIST,
+             logits: np.ndarray, history: dict, seconds: float, model, cluster: Cluster) -> dict:
+    from fashion_edge.train.macs import count_macs
+
+    y_pred = logits.argmax(axis=1)
+    confusion = _confusion(data.y_test, y_pred)
+    return {
+        "model": config.model,
+        "description": spec.description,
+        "test_accuracy": float((y_pred == data.y_test).mean()),
+        "test_images": int(len(data.y_test)),
+        "per_class_accuracy": {LABELS[i]: float(confusion[i, i] / confusion[i].sum()) for i in range(len(LABELS))},
+        "confusion_matrix": confusion.tolist(),
+        "params": int(model.count_params()),
+        "macs_per_image": count_macs(model),
+        "epochs": recipe.epochs,
+        "recipe": {**asdict(recipe), "quick": config.quick},
+        "seed": config.seed,
+        "train_images": int(len(split.x_fit)),
+        "validation_images": int(len(split.x_val)),
+        "final_val_accuracy": history.get("val_accuracy", [None])[-1],
+        "train_seconds": round(seconds, 1),
+        "workers": cluster.workers,
+        "data_source": data.source,
+        "data_sha256": data.sha256,
+        "labels": list(LABELS),
+        "versions": library_versions(),
+    }
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -59,89 +173,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int = len(LABELS)) -> np.ndarray:
-    return np.bincount(y_true.astype(int) * n + y_pred, minlength=n * n).reshape(n, n)
-
-
-def train(config: TrainConfig) -> TrainResult:
-    """Fit, evaluate on the untouched test set, and write model, metrics, history and plots."""
-    if config.model not in MODELS:
-        raise UsageError(f"unknown model {config.model!r}; choose from {', '.join(MODELS)}")
-    spec = MODELS[config.model]
-    epochs = config.epochs or spec.epochs
-    if epochs < 1:
-        raise UsageError("--epochs must be at least 1")
-    data = load_fashion_mnist(config.data_dir)  # a data or folder problem fails before TensorFlow loads
-    out = Path(config.out) / config.model
-    with staged_dir(out) as stage:
-        return _fit_and_write(config, spec, epochs, data, out, stage)
-
-
-def _fit_and_write(config: TrainConfig, spec, epochs: int, data, out: Path, stage: Path) -> TrainResult:
-    keras = require("keras", "train", "training")
-    tf = require("tensorflow", "train", "training")
-    keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()  # same seed, same weights, run after run
-    x_fit, y_fit, x_val, y_val = data.split_validation(seed=config.seed)
-    if config.limit:
-        x_fit, y_fit = x_fit[: config.limit], y_fit[: config.limit]
-        x_val, y_val = x_val[: max(config.limit // 10, 100)], y_val[: max(config.limit // 10, 100)]
-    if len(x_fit) == 0:
-        raise DataError("no training images selected")
-
-    model = spec.build()
-    steps = epochs * int(np.ceil(len(x_fit) / spec.batch_size))
-    lr = spec.learning_rate
-    if spec.cosine_decay:
-        lr = keras.optimizers.schedules.CosineDecay(spec.learning_rate, decay_steps=steps)
-    compile_model(model, lr)
-    verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
-
-    start = time.perf_counter()
-    train_data = _training_data(tf, x_fit, y_fit, spec.batch_size, spec.flip_augment, config.seed)
-    history = model.fit(
-        train_data, epochs=epochs, shuffle=False,  # the dataset shuffles itself
-        validation_data=(x_val[..., None], y_val),  # judged after every epoch, as the seed does
-        verbose=verbose,
-    )
-    seconds = time.perf_counter() - start
-    logits = model.predict(data.x_test[..., None], batch_size=1000, verbose=0)
-    y_pred = logits.argmax(axis=1)
-    confusion = _confusion(data.y_test, y_pred)
-    accuracy = float((y_pred == data.y_test).mean())
-    per_class = {LABELS[i]: float(confusion[i, i] / confusion[i].sum()) for i in range(len(LABELS))}
-
+def _write(stage: Path, model, history: dict, metrics: dict, data: FashionMNIST, logits: np.ndarray) -> None:
     model.save(stage / "model.keras")
-    hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    (stage / "history.json").write_text(json.dumps(hist, indent=2))
-    metrics = {
-        "model": config.model,
-        "description": spec.description,
-        "test_accuracy": accuracy,
-        "test_images": int(len(data.y_test)),
-        "per_class_accuracy": per_class,
-        "confusion_matrix": confusion.tolist(),
-        "params": int(model.count_params()),
-        "epochs": epochs,
-        "batch_size": spec.batch_size,
-        "learning_rate": spec.learning_rate,
-        "cosine_decay": spec.cosine_decay,
-        "flip_augment": spec.flip_augment,
-        "seed": config.seed,
-        "train_images": int(len(x_fit)),
-        "validation_images": int(len(x_val)),
-        "final_val_accuracy": hist.get("val_accuracy", [None])[-1],
-        "train_seconds": round(seconds, 1),
-        "data_source": data.source,
-        "data_sha256": data.sha256,
-        "labels": list(LABELS),
-        "versions": library_versions(),
-    }
+    (stage / "history.json").write_text(json.dumps(history, indent=2))
     (stage / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    title = f"{config.model}: test accuracy {100 * accuracy:.2f}%"
-    plots.plot_curves(hist, stage / "training_curves.png", title)
+    title = f"{metrics['model']}: test accuracy {100 * metrics['test_accuracy']:.2f}%"
+    confusion = np.asarray(metrics["confusion_matrix"])
+    plots.plot_curves(history, stage / "training_curves.png", title)
     plots.plot_confusion(confusion, LABELS, stage / "confusion_matrix.png", title)
-    probs = _softmax(logits[:30])
-    plots.plot_flashcards(data.x_test[:30], data.y_test[:30], probs, LABELS, stage / "flashcards.png", title)
-
-    return TrainResult(out, accuracy, int(model.count_params()), epochs, seconds)
+    plots.plot_flashcards(data.x_test[:FLASHCARDS], data.y_test[:FLASHCARDS], _softmax(logits[:FLASHCARDS]), LABELS,
+                          stage / "flashcards.png", title)

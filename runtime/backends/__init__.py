@@ -1,66 +1,107 @@
-"""Backends by name, imported only when chosen so a device needs just the one it uses."""
+"""The backend registry: the libraries that run a bundle's files, imported only when chosen.
+
+Each entry says which module means "installed", which extra brings it, which families of files it
+runs, whether it is too slow for the full benchmark, and where its implementation lives. Backends
+are listed in order of preference: for a format, the first installed one that can run it is the
+default.
+"""
 from __future__ import annotations
 
+import importlib
 import importlib.util
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
 
 from fashion_edge.runtime.backends.base import Backend, TensorInfo
-from fashion_edge.runtime.errors import UsageError
-from fashion_edge.runtime.formats import BACKENDS, FORMATS, UNSUPPORTED
+from fashion_edge.runtime.errors import MissingExtraError, UsageError
+from fashion_edge.runtime.formats import FORMATS, get_format
 
-# backend name -> the module whose presence means it is installed, and the extra that brings it
-INSTALLED_BY = {
-    "litert": ("ai_edge_litert", "litert"),
-    "tflite-runtime": ("tflite_runtime", "tflite"),
-    "onnxruntime": ("onnxruntime", "onnx"),
-    "onnx-reference": ("onnx", "onnx-reference"),
-}
+
+@dataclass(frozen=True)
+class BackendSpec:
+    name: str
+    module: str                  # importable when installed
+    extra: str                   # pip install "fashion-edge[extra]"
+    families: tuple[str, ...]    # kinds of files it runs
+    implementation: str          # "module:Class", imported on first use
+    slow: bool = False           # pure Python: benchmarks and studies give it fewer runs
+    summary: str = ""
+
+    def installed(self) -> bool:
+        try:
+            return importlib.util.find_spec(self.module) is not None
+        except (ImportError, ValueError):  # a parent package that is broken or half-installed
+            return False
+
+    def can_run(self, fmt: str) -> bool:
+        spec = FORMATS[fmt]
+        return spec.family in self.families and self.name not in spec.unsupported
+
+
+BACKENDS: Mapping[str, BackendSpec] = MappingProxyType({b.name: b for b in (
+    BackendSpec("litert", "ai_edge_litert", "litert", ("tflite",),
+                "fashion_edge.runtime.backends.tflite:LiteRTBackend",
+                summary="ai-edge-litert: Google's maintained LiteRT runtime (XNNPACK on CPU)"),
+    BackendSpec("tflite-runtime", "tflite_runtime", "tflite", ("tflite",),
+                "fashion_edge.runtime.backends.tflite:TFLiteRuntimeBackend",
+                summary="tflite-runtime 2.14: legacy, numpy<2, its own venv"),
+    BackendSpec("onnxruntime", "onnxruntime", "onnx", ("onnx", "ort"),
+                "fashion_edge.runtime.backends.onnx:OnnxRuntimeBackend",
+                summary="ONNX Runtime (CPU execution provider); also loads ORT-format files"),
+    BackendSpec("onnx-reference", "onnx", "onnx-reference", ("onnx",),
+                "fashion_edge.runtime.backends.onnx:OnnxReferenceBackend", slow=True,
+                summary="onnx.reference: pure Python over numpy, no native runtime"),
+)})
+
+
+def get_backend(name: str) -> BackendSpec:
+    if name not in BACKENDS:
+        raise UsageError(f"unknown backend {name!r}; choose from {', '.join(BACKENDS)}")
+    return BACKENDS[name]
 
 
 def is_installed(backend: str) -> bool:
-    return importlib.util.find_spec(INSTALLED_BY[backend][0]) is not None
+    return get_backend(backend).installed()
+
+
+def backends_for(fmt: str) -> list[BackendSpec]:
+    """Every backend able to run `fmt`, installed or not, most preferred first."""
+    return [b for b in BACKENDS.values() if b.can_run(fmt)]
 
 
 def available_backends(fmt: str) -> list[str]:
     """Installed backends able to run `fmt`, most preferred first."""
-    return [b for b in BACKENDS[FORMATS[fmt].family] if is_installed(b) and fmt not in UNSUPPORTED.get(b, {})]
+    return [b.name for b in backends_for(fmt) if b.installed()]
 
 
 def choose_backend(fmt: str, backend: str | None = None) -> str:
     """The named backend if it can run `fmt`, else the best installed one; typed errors otherwise."""
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
-    family = FORMATS[fmt].family
+    spec = get_format(fmt)
     if backend is not None:
-        if backend not in INSTALLED_BY:
-            raise UsageError(f"unknown backend {backend!r}; choose from {', '.join(INSTALLED_BY)}")
-        if backend not in BACKENDS[family]:
-            raise UsageError(f"backend {backend!r} cannot run {fmt}; use {' or '.join(BACKENDS[family])}")
-        if fmt in UNSUPPORTED.get(backend, {}):
-            raise UsageError(f"{UNSUPPORTED[backend][fmt]}; use another format or the litert backend")
+        chosen = get_backend(backend)
+        if spec.family not in chosen.families:
+            able = [b.name for b in BACKENDS.values() if spec.family in b.families]
+            raise UsageError(f"backend {backend!r} cannot run {fmt}; use {' or '.join(able)}")
+        if backend in spec.unsupported:
+            others = [b.name for b in backends_for(fmt)]
+            raise UsageError(f"{spec.unsupported[backend]}; use another format or the {' or '.join(others)} backend")
         return backend
     found = available_backends(fmt)
     if not found:
-        from fashion_edge.runtime.errors import MissingExtraError
-
-        name = BACKENDS[family][0]
-        raise MissingExtraError(INSTALLED_BY[name][0], INSTALLED_BY[name][1], f"running {fmt}")
+        best = backends_for(fmt)[0]
+        raise MissingExtraError(best.module, best.extra, f"running {fmt}")
     return found[0]
 
 
+def backend_class(name: str) -> type:
+    module, cls = get_backend(name).implementation.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 def open_backend(name: str, model: bytes, threads: int | None = None) -> Backend:
-    if name in ("litert", "tflite-runtime"):
-        from fashion_edge.runtime.backends.tflite import TFLiteBackend
-
-        return TFLiteBackend(name, model, threads)
-    if name == "onnxruntime":
-        from fashion_edge.runtime.backends.onnx import OnnxRuntimeBackend
-
-        return OnnxRuntimeBackend(model, threads)
-    if name == "onnx-reference":
-        from fashion_edge.runtime.backends.onnx import OnnxReferenceBackend
-
-        return OnnxReferenceBackend(model, threads)
-    raise UsageError(f"unknown backend {name!r}; choose from {', '.join(INSTALLED_BY)}")
+    return backend_class(name)(model, threads)
 
 
-__all__ = ["Backend", "TensorInfo", "available_backends", "choose_backend", "is_installed", "open_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendSpec", "TensorInfo", "available_backends", "backend_class",
+           "backends_for", "choose_backend", "get_backend", "is_installed", "open_backend"]

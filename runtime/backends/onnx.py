@@ -5,12 +5,14 @@ are fixed batch-of-one graphs (what NNAPI and CoreML want); a batch is run one i
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from fashion_edge.runtime.backends.base import TensorInfo
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.extras import require
-from fashion_edge.runtime.formats import ORT_FILE_ID
+from fashion_edge.runtime.formats import FILE_IDS
 
 _ONNX_DTYPES = {"tensor(float)": "float32", "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
 
@@ -33,7 +35,7 @@ SAVED_RUNTIME_OPTIMIZATIONS = "session.enable_saved_runtime_optimizations"
 
 
 def is_ort_format(model: bytes) -> bool:
-    return model[4:8] == ORT_FILE_ID
+    return model[4:8] == FILE_IDS["ort"]
 
 
 def session_options(ort, model: bytes, threads: int | None):
@@ -52,14 +54,25 @@ def session_options(ort, model: bytes, threads: int | None):
     return options
 
 
+def _require(name: str, module: str):
+    from fashion_edge.runtime.backends import get_backend
+
+    return require(module, get_backend(name).extra, f"the {name} backend")
+
+
 class OnnxRuntimeBackend:
     name = "onnxruntime"
 
+    @classmethod
+    def _session_for(cls, model: bytes, threads: int | None):
+        ort = _require(cls.name, "onnxruntime")
+        return ort.InferenceSession(model, session_options(ort, model, threads), providers=["CPUExecutionProvider"])
+
     def __init__(self, model: bytes, threads: int | None = None) -> None:
-        ort = require("onnxruntime", "onnx", "the onnxruntime backend")
-        options = session_options(ort, model, threads)
         try:
-            self._session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+            self._session = self._session_for(model, threads)
+        except ImportError:
+            raise
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types, all for the same reason
             raise BundleError(f"onnxruntime cannot load this model: {str(exc).splitlines()[0]}") from exc
         (inp,), (out,) = self._session.get_inputs(), self._session.get_outputs()
@@ -76,6 +89,14 @@ class OnnxRuntimeBackend:
     def run(self, x: np.ndarray) -> np.ndarray:
         return _batched(self.run_one, x, self.input.shape[0])
 
+    @classmethod
+    def bare(cls, model: bytes, pixels: np.ndarray, threads: int | None) -> Callable[[], object]:
+        """ONNX Runtime's own run() with a prepared feed, none of our code in it (benchmarks)."""
+        session = cls._session_for(model, threads)
+        feed = {session.get_inputs()[0].name: pixels.reshape(1, *pixels.shape[-3:]).astype(np.float32)}
+        names = [session.get_outputs()[0].name]
+        return lambda: session.run(names, feed)
+
 
 class OnnxReferenceBackend:
     """onnx.reference.ReferenceEvaluator: pure Python over numpy, for hosts without onnxruntime."""
@@ -83,7 +104,7 @@ class OnnxReferenceBackend:
     name = "onnx-reference"
 
     def __init__(self, model: bytes, threads: int | None = None) -> None:
-        onnx = require("onnx", "onnx-reference", "the onnx-reference backend")
+        onnx = _require(self.name, "onnx")
         from onnx.reference import ReferenceEvaluator
 
         try:
@@ -111,3 +132,13 @@ class OnnxReferenceBackend:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return _batched(self.run_one, x, self.input.shape[0])
+
+    @classmethod
+    def bare(cls, model: bytes, pixels: np.ndarray, threads: int | None) -> Callable[[], object]:
+        onnx = _require(cls.name, "onnx")
+        from onnx.reference import ReferenceEvaluator
+
+        proto = onnx.load_from_string(model)
+        evaluator = ReferenceEvaluator(proto)
+        feed = {proto.graph.input[0].name: pixels.reshape(1, *pixels.shape[-3:]).astype(np.float32)}
+        return lambda: evaluator.run(None, feed)

@@ -1,17 +1,14 @@
 """TFLite models on LiteRT (`ai-edge-litert`) or the legacy `tflite-runtime`: same API, two packages."""
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from fashion_edge.runtime.backends.base import TensorInfo
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.quiet import captured_native_output
-
-MODULES = {
-    "litert": ("ai_edge_litert.interpreter", "litert"),
-    "tflite-runtime": ("tflite_runtime.interpreter", "tflite"),
-}
 
 
 def _first_line(exc: BaseException) -> str:
@@ -28,13 +25,22 @@ def _info(detail: dict) -> TensorInfo:
 class TFLiteBackend:
     """One interpreter; not thread-safe by itself (Session serialises calls)."""
 
-    def __init__(self, name: str, model: bytes, threads: int | None = None) -> None:
-        module, extra = MODULES[name]
-        interpreter_mod = require(module, extra, f"the {name} backend")
-        self.name = name
+    name = ""
+    interpreter_module = ""
+
+    @classmethod
+    def _interpreter(cls, model: bytes, threads: int | None):
+        from fashion_edge.runtime.backends import get_backend
+
+        module = require(cls.interpreter_module, get_backend(cls.name).extra, f"the {cls.name} backend")
+        with captured_native_output(stdout=False):  # "INFO: Created ... XNNPACK delegate"
+            return module.Interpreter(model_content=model, num_threads=threads)
+
+    def __init__(self, model: bytes, threads: int | None = None) -> None:
+        name = self.name
         try:
-            with captured_native_output(stdout=False):  # "INFO: Created ... XNNPACK delegate"
-                self._interp = interpreter_mod.Interpreter(model_content=model, num_threads=threads)
+            self._interp = self._interpreter(model, threads)
+            with captured_native_output(stdout=False):
                 self._interp.allocate_tensors()
             (inp,), (out,) = self._interp.get_input_details(), self._interp.get_output_details()
             self.input, self.output = _info(inp), _info(out)  # names are decoded here: may be garbage
@@ -70,3 +76,31 @@ class TFLiteBackend:
             return self._interp.get_tensor(self._out)
         except (ValueError, RuntimeError) as exc:
             raise BundleError(f"{self.name} failed to run this TFLite model: {_first_line(exc)}") from exc
+
+    @classmethod
+    def bare(cls, model: bytes, pixels: np.ndarray, threads: int | None) -> Callable[[], object]:
+        """The library's own set-input / invoke / get-output loop, none of our code in it (benchmarks)."""
+        interp = cls._interpreter(model, threads)
+        (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+        interp.resize_tensor_input(inp["index"], [1, *pixels.shape[-3:]], strict=False)
+        interp.allocate_tensors()
+        x = pixels.reshape(1, *pixels.shape[-3:]).astype(inp["dtype"])
+        i, o = inp["index"], out["index"]
+        set_tensor, invoke, get_tensor = interp.set_tensor, interp.invoke, interp.get_tensor
+
+        def run() -> object:
+            set_tensor(i, x)
+            invoke()
+            return get_tensor(o)
+
+        return run
+
+
+class LiteRTBackend(TFLiteBackend):
+    name = "litert"
+    interpreter_module = "ai_edge_litert.interpreter"
+
+
+class TFLiteRuntimeBackend(TFLiteBackend):
+    name = "tflite-runtime"
+    interpreter_module = "tflite_runtime.interpreter"

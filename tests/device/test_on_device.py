@@ -21,21 +21,29 @@ pytestmark = pytest.mark.skipif(not BUNDLE, reason="run by test_device_installs.
 
 @pytest.fixture(scope="module")
 def formats():
-    from fashion_edge.runtime.formats import BACKENDS, FORMATS, UNSUPPORTED
+    from fashion_edge.runtime.backends import BACKENDS
 
-    family = next(f for f, backends in BACKENDS.items() if BACKEND in backends)
-    return [name for name, spec in FORMATS.items()
-            if spec.family == family and name not in UNSUPPORTED.get(BACKEND, {})]
+    return [name for name in _bundle_formats() if BACKENDS[BACKEND].can_run(name)]
+
+
+def _bundle_formats():
+    from fashion_edge.runtime.bundle import Bundle
+
+    return list(Bundle.load(BUNDLE).formats)
 
 
 def test_formats_this_backend_cannot_run_are_refused_with_a_reason():
     from fashion_edge.runtime import Classifier, MissingExtraError, UsageError
-    from fashion_edge.runtime.formats import UNSUPPORTED
+    from fashion_edge.runtime.backends import BACKENDS, backends_for
+    from fashion_edge.runtime.formats import FORMATS
 
-    for fmt, reason in UNSUPPORTED.get(BACKEND, {}).items():
-        with pytest.raises(UsageError, match="litert"):
+    family = BACKENDS[BACKEND].families[0]
+    refused = [f for f in _bundle_formats() if FORMATS[f].family == family and BACKEND in FORMATS[f].unsupported]
+    for fmt in refused:
+        other = backends_for(fmt)[0]
+        with pytest.raises(UsageError, match=other.name):
             Classifier(BUNDLE, format=fmt, backend=BACKEND)
-        with pytest.raises(MissingExtraError, match=r"fashion-edge\[litert\]"):
+        with pytest.raises(MissingExtraError, match=rf"fashion-edge\[{other.extra}\]"):
             Classifier(BUNDLE, format=fmt)  # the default choice: no installed backend can run it
 
 
@@ -60,18 +68,17 @@ def test_full_test_set_matches_export_parity_and_golden(formats):
         clf = Classifier(BUNDLE, format=fmt, backend=BACKEND)
         top1 = np.array([p.label_id for p in clf.predict_batch(data.x_test)])
         golden = clf.bundle.golden()
-        recorded = np.frombuffer(golden["outputs"][fmt]["test_top1"].encode(), np.uint8) - ord("0")
+        recorded = golden.outputs[fmt].test_top1_array()
         differ = int((top1 != recorded).sum())
         # The export measured with litert/onnxruntime: those must match image for image. The legacy
         # tflite-runtime 2.14 rounds some int8 kernels differently (measured: a handful of 10,000).
-        allowed = 0 if BACKEND in ("litert", "onnxruntime") else 20
+        allowed = 0 if BACKEND == clf.bundle.entry(fmt).parity_backend else 20
         assert differ <= allowed, f"{fmt}: {differ} of 10,000 test images differ in top-1 from the export"
         accuracy = float((top1 == data.y_test).mean())
-        assert abs(accuracy - clf.bundle.entry(fmt).parity["accuracy"]) <= allowed / 10000, fmt
-        logits = clf.logits(np.asarray(golden["images"], np.uint8))
-        expected = np.asarray(golden["outputs"][fmt]["logits"])
-        assert np.abs(logits - expected).max() <= clf.bundle.entry(fmt).golden_atol, fmt
-        assert logits.argmax(1).tolist() == golden["outputs"][fmt]["top1"], fmt
+        assert abs(accuracy - clf.bundle.entry(fmt).parity.accuracy) <= allowed / 10000, fmt
+        logits = clf.logits(golden.images)
+        assert np.abs(logits - golden.outputs[fmt].logits).max() <= clf.bundle.entry(fmt).golden_atol, fmt
+        assert tuple(logits.argmax(1).tolist()) == golden.outputs[fmt].top1, fmt
 
 
 def test_predict_cli_works(formats, tmp_path):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import subprocess
 import sys
 
@@ -17,6 +16,7 @@ pytest.importorskip("tensorflow")
 
 from fashion_edge.export.device_checks import onnx_report, tflite_report  # noqa: E402
 from fashion_edge.runtime.backends import open_backend  # noqa: E402
+from fashion_edge.runtime.bundle import Bundle  # noqa: E402
 from fashion_edge.runtime.formats import FORMATS  # noqa: E402
 from fashion_edge.runtime.preprocess import as_batch  # noqa: E402
 from fashion_edge.runtime.session import Session  # noqa: E402
@@ -25,16 +25,16 @@ pytestmark = pytest.mark.slow
 
 
 def _manifest(bundle):
-    return json.loads((bundle / "manifest.json").read_text())
+    return Bundle.load(bundle).manifest
 
 
 @pytest.mark.parametrize("which", ["linear_bundle", "edge_bundle"])
 def test_no_format_reads_a_shape_at_run_time_and_all_take_batch_of_one(which, request):
     bundle = request.getfixturevalue(which).bundle
-    for name, entry in _manifest(bundle)["formats"].items():
-        assert entry["device"]["shape_ops"] == [], name
-        assert entry["input"]["shape"] == [1, 28, 28, 1], name
-        ops = set(entry["device"]["ops"])
+    for name, entry in _manifest(bundle).formats.items():
+        assert entry.device.shape_ops == (), name
+        assert entry.input.shape == (1, 28, 28, 1), name
+        ops = set(entry.device.ops)
         assert not ops & {"SHAPE", "STRIDED_SLICE", "PACK", "Shape", "Gather", "Slice"}, (name, ops)
 
 
@@ -42,7 +42,7 @@ def test_tflite_analyzer_finds_every_tflite_file_gpu_compatible(edge_bundle):
     import tensorflow as tf
 
     manifest = _manifest(edge_bundle.bundle)
-    for name in (f for f in FORMATS if f.startswith("tflite-")):
+    for name in (f for f, spec in FORMATS.items() if spec.family == "tflite"):
         blob = (edge_bundle.bundle / FORMATS[name].filename).read_bytes()
         text = io.StringIO()
         with contextlib.redirect_stdout(text):
@@ -50,7 +50,7 @@ def test_tflite_analyzer_finds_every_tflite_file_gpu_compatible(edge_bundle):
         assert "Your model looks compatible with GPU delegate" in text.getvalue(), name
         assert "GPU COMPATIBILITY WARNING" not in text.getvalue(), name
         assert " SHAPE(" not in text.getvalue(), name
-        assert manifest["formats"][name]["device"] == tflite_report(blob), name
+        assert manifest.formats[name].device == tflite_report(blob), name
 
 
 def _checker_cli(path) -> str:
@@ -67,9 +67,9 @@ def test_float_onnx_is_a_single_nnapi_and_coreml_partition_per_ort_checker(edge_
     for ep in ("NNAPI", "CoreML NeuralNetwork", "CoreML MLProgram"):
         assert f"Model should perform well with {ep} as is: YES" in log, log
     assert log.count("1 partitions with a total of") == 3, log
-    device = _manifest(edge_bundle.bundle)["formats"]["onnx-float32"]["device"]
+    device = _manifest(edge_bundle.bundle).formats["onnx-float32"].device
     assert device == onnx_report(path.read_bytes())
-    assert all(v["partitions"] == 1 and v["supported_nodes"] == v["nodes"] for v in device["accelerators"].values())
+    assert all(v.partitions == 1 and v.supported_nodes == v.nodes for v in device.accelerators.values())
 
 
 def test_int8_onnx_is_a_single_nnapi_partition_and_coreml_verdict_is_recorded(edge_bundle):
@@ -78,26 +78,28 @@ def test_int8_onnx_is_a_single_nnapi_partition_and_coreml_verdict_is_recorded(ed
     path = edge_bundle.bundle / FORMATS["onnx-int8"].filename
     log = _checker_cli(path)
     assert "Model should perform well with NNAPI as is: YES" in log, log
-    accel = _manifest(edge_bundle.bundle)["formats"]["onnx-int8"]["device"]["accelerators"]
-    assert accel["nnapi"]["partitions"] == 1 and accel["nnapi"]["verdict"] == "YES"
+    accel = _manifest(edge_bundle.bundle).formats["onnx-int8"].device.accelerators
+    assert accel["nnapi"].partitions == 1 and accel["nnapi"].verdict == "YES"
     for ep in ("coreml-neuralnetwork", "coreml-mlprogram"):
-        assert accel[ep]["verdict"] == "NO" and "ai.onnx:DequantizeLinear" in accel[ep]["unsupported_ops"]
+        assert accel[ep].verdict == "NO" and "ai.onnx:DequantizeLinear" in accel[ep].unsupported_ops
         assert f"Model should perform well with {'CoreML NeuralNetwork' if 'neural' in ep else 'CoreML MLProgram'} as is: NO" in log
 
 
 def test_ort_files_are_ort_format_and_judged_by_their_onnx_source(edge_bundle):
     manifest = _manifest(edge_bundle.bundle)
-    for name, source in (("ort-float32", "onnx-float32"), ("ort-int8", "onnx-int8")):
+    for name in (f for f, spec in FORMATS.items() if spec.family == "ort"):
+        source = FORMATS[name].source
         blob = (edge_bundle.bundle / FORMATS[name].filename).read_bytes()
         assert blob[4:8] == b"ORTM", name
-        device = manifest["formats"][name]["device"]
-        assert device["checked_as"] == source
-        assert device["accelerators"] == manifest["formats"][source]["device"]["accelerators"]
+        device = manifest.formats[name].device
+        assert device.checked_as == source
+        assert device.accelerators == manifest.formats[source].device.accelerators
 
 
 def test_ort_file_runs_like_its_onnx_source_on_onnxruntime(edge_bundle, data):
     x = as_batch(data.x_test[:300])
-    for name, source in (("ort-float32", "onnx-float32"), ("ort-int8", "onnx-int8")):
+    for name in (f for f, spec in FORMATS.items() if spec.family == "ort"):
+        source = FORMATS[name].source
         ort = Session(open_backend("onnxruntime", (edge_bundle.bundle / FORMATS[name].filename).read_bytes()))
         onnx = Session(open_backend("onnxruntime", (edge_bundle.bundle / FORMATS[source].filename).read_bytes()))
         a, b = ort.logits(x), onnx.logits(x)
@@ -122,12 +124,13 @@ def test_report_shows_the_accelerator_verdicts_from_the_manifest(edge_bundle):
     section = report.split("## Mobile accelerators", 1)[1].split("\n## ", 1)[0]
     for name in FORMATS:
         assert f"| {name} | 1x28x28x1 " in section, name
-    assert "| onnx-float32 | 1x28x28x1 float32 | none | — | YES: 1 partition(s), 15/15 nodes |" in section
+    nnapi = _manifest(edge_bundle.bundle).formats["onnx-float32"].device.accelerators["nnapi"]
+    assert f"| onnx-float32 | 1x28x28x1 float32 | none | — | YES: 1 partition(s), {nnapi.nodes}/{nnapi.nodes} nodes |" in section
     assert "| tflite-int8 | 1x28x28x1 uint8 | none | compatible |" in section
 
 
 def test_ort_entries_carry_the_operator_list_for_a_minimal_build(edge_bundle):
-    entry = _manifest(edge_bundle.bundle)["formats"]["ort-int8"]["ort"]
-    assert entry["optimization_style"] == "Runtime"
-    ops = entry["required_operators"]
+    entry = _manifest(edge_bundle.bundle).formats["ort-int8"].ort
+    assert entry.optimization_style == "Runtime"
+    ops = entry.required_operators
     assert "ai.onnx;" in ops and "Conv" in ops and "QuantizeLinear" in ops

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from fashion_edge.export.calibration import HeldOut, Int8Recipe, search
-from fashion_edge.export.parity import compare, thresholds_for
+from fashion_edge.export.parity import compare
+from fashion_edge.runtime.formats import FORMATS
 
 N = 10_000
 
@@ -26,7 +27,7 @@ def _logits_with_disagreements(k: int, rng: np.random.Generator) -> tuple[np.nda
 @pytest.mark.parametrize("fmt, model", [("tflite-int8", "edge"), ("onnx-int8", "edge"), ("tflite-int8", "linear")])
 def test_agreement_exactly_at_the_threshold_passes_and_one_image_below_fails(fmt, model):
     rng = np.random.default_rng(0)
-    limit = thresholds_for(fmt, model).min_agreement
+    limit = FORMATS[fmt].gate_for(model).min_agreement
     allowed = round((1 - limit) * N)
     keras, at = _logits_with_disagreements(allowed, rng)
     labels = keras.argmax(1)
@@ -94,9 +95,9 @@ def test_search_keeps_the_recipe_with_the_best_validation_agreement_and_records_
     assert choice.recipe.name == "b" and choice.model == b"b"
     assert [round(c.validation_agreement, 2) for c in choice.candidates] == [0.90, 0.97, 0.95]
     assert seen_sizes == {"a": 10, "b": 50, "c": 50}  # a recipe asking for more than the pool gets the pool
-    record = choice.to_json(len(held.images))
-    assert record["chosen"]["name"] == "b" and record["validation_images"] == 200
-    assert [c["recipe"] for c in record["candidates"]] == ["a", "b", "c"]
+    record = choice.record(len(held.images))
+    assert record.chosen.name == "b" and record.validation_images == 200
+    assert [c.recipe for c in record.candidates] == ["a", "b", "c"]
 
 
 def test_search_breaks_ties_by_declared_order():

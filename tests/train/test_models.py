@@ -6,6 +6,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from fashion_edge.train.macs import count_macs  # noqa: E402
 from fashion_edge.train.models import MODELS, build_edge, build_linear, compile_model  # noqa: E402
 
 
@@ -22,7 +23,8 @@ def test_linear_is_the_seed_model_exactly():
 
 def test_seed_loss_and_metric():
     model = build_linear()
-    compile_model(model, 1e-3)
+    compile_model(model, MODELS["linear"].recipe, steps=100)
+    assert isinstance(model.optimizer, keras.optimizers.Adam) and not isinstance(model.optimizer, keras.optimizers.AdamW)
     assert isinstance(model.loss, keras.losses.SparseCategoricalCrossentropy)
     assert model.loss.get_config()["from_logits"] is True
     model.evaluate(np.zeros((2, 28, 28, 1), np.float32), np.zeros(2), verbose=0)  # builds metrics
@@ -32,8 +34,23 @@ def test_seed_loss_and_metric():
 def test_edge_fits_the_device_budget():
     model = build_edge()
     assert model.count_params() <= 100_000
+    assert count_macs(model) <= 6_000_000
     assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
     assert type(model.layers[0]).__name__ == "Rescaling"
+
+
+def test_mac_counter_counts_every_conv_depthwise_separable_and_dense_layer():
+    layers = keras.layers
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(8, 3, padding="same"),                  # 28*28*8*9*1   = 56,448
+        layers.DepthwiseConv2D(3, padding="same"),            # 28*28*8*9     = 56,448
+        layers.SeparableConv2D(16, 3, strides=2, padding="same"),  # 14*14*8*9 + 14*14*8*16 = 39,200
+        layers.Conv2D(16, 1, groups=2),                       # 14*14*16*8    = 25,088
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(10),                                     # 160
+    ])
+    assert count_macs(model) == 56_448 + 56_448 + 39_200 + 25_088 + 160
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

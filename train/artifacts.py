@@ -1,17 +1,39 @@
-"""Write a whole folder or file so that readers only ever see the old one or the complete new one.
+"""Build-side artifacts: written whole or not at all, with the versions of the libraries that made them.
 
-Training and export build their output in a hidden sibling folder and swap it in at the end, so a
-crash, a full disk or a SIGKILL midway leaves the previous artifacts exactly as they were.
+Training, export and the benchmarks build their output in a hidden sibling folder and swap it in at
+the end, so a crash, a full disk or a SIGKILL midway leaves the previous artifacts exactly as they
+were. None of this ships to a device.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import shutil
+from importlib import metadata
 from pathlib import Path
 from typing import Iterator
 
-from fashion_edge.runtime.errors import ArtifactError
+from fashion_edge.runtime.errors import FashionEdgeError
+
+# The libraries whose versions are recorded beside every artifact (absent ones are left out).
+LIBRARIES = ("fashion-edge", "numpy", "Pillow", "tensorflow", "keras", "tf2onnx", "onnx",
+             "onnxruntime", "ai-edge-litert", "tflite-runtime", "matplotlib")
+
+
+class ArtifactError(FashionEdgeError):
+    """A training or export artifact is missing, corrupt, or cannot be written."""
+
+
+def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
+    """Installed distributions among `names`, plus Python itself."""
+    found = {"python": platform.python_version()}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 def _clean_stale(final: Path) -> None:

@@ -1,0 +1,118 @@
+"""How each format's file is made: one converter per registry key (`Format.converter`).
+
+Converters share a `BuildContext`: the Keras model, a work folder, the held-out images for the int8
+calibration search, and every file built so far (an ORT file is made from its ONNX source, built
+once). A converter returns the file plus what the manifest records about how it was made.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from fashion_edge.export import device_checks, onnx_export, ort_export, tflite_export
+from fashion_edge.export.calibration import Choice, HeldOut, search
+from fashion_edge.runtime.backends import choose_backend, open_backend
+from fashion_edge.runtime.backends.onnx import SAVED_RUNTIME_OPTIMIZATIONS
+from fashion_edge.runtime.errors import FashionEdgeError
+from fashion_edge.runtime.formats import FORMATS, Format
+from fashion_edge.runtime.manifest import DeviceReport, OrtBuild
+from fashion_edge.runtime.session import Session
+
+
+class ConversionError(FashionEdgeError):
+    """A converter (TensorFlow's, tf2onnx, onnxruntime's tools) failed on this model."""
+
+
+@dataclass(frozen=True)
+class Built:
+    model: bytes
+    choice: Choice | None = None       # the calibration search, for calibrated formats
+    ort: OrtBuild | None = None        # how to run an ORT file, and its minimal-build operators
+    output_step: float = 0.0           # a float-output file that is quantized inside (QDQ): its output step
+
+
+class BuildContext:
+    def __init__(self, model, workdir: Path, held_out: HeldOut) -> None:
+        self.model, self.workdir, self.held_out = model, workdir, held_out
+        self._built: dict[str, Built] = {}
+        self._reports: dict[str, DeviceReport] = {}
+        self._saved_model: Path | None = None
+
+    def build(self, name: str) -> Built:
+        if name not in self._built:
+            fmt = FORMATS[name]
+            try:
+                self._built[name] = CONVERTERS[fmt.converter](self, fmt)
+            except FashionEdgeError:
+                raise
+            except Exception as exc:  # converters raise ValueError, RuntimeError, ConverterError, ...
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ConversionError(f"{name}: conversion failed ({type(exc).__name__}: {first[:300]}); "
+                                      "FASHION_EDGE_DEBUG=1 shows the converter's log") from exc
+        return self._built[name]
+
+    def saved_model(self) -> Path:
+        if self._saved_model is None:
+            self._saved_model = tflite_export.write_saved_model(self.model, self.workdir / "saved_model")
+        return self._saved_model
+
+    def search(self, fmt: Format, recipes, make: Callable) -> Choice:
+        """Build `fmt` once per calibration recipe; keep the best on the validation split."""
+        backend = choose_backend(fmt.name)
+        return search(recipes, make, lambda blob, x: Session(open_backend(backend, blob)).logits(x), self.held_out)
+
+    def device_report(self, name: str) -> DeviceReport:
+        """Accelerator verdicts; an ORT file is judged by its ONNX source (the vendor's checker reads ONNX)."""
+        if name not in self._reports:
+            fmt = FORMATS[name]
+            if fmt.family == "tflite":
+                self._reports[name] = device_checks.tflite_report(self.build(name).model)
+            elif fmt.family == "onnx":
+                self._reports[name] = device_checks.onnx_report(self.build(name).model)
+            else:
+                source = self.device_report(fmt.source)
+                self._reports[name] = DeviceReport(source.ops, source.shape_ops, source.tool,
+                                                   accelerators=source.accelerators, checked_as=fmt.source)
+        return self._reports[name]
+
+
+CONVERTERS: dict[str, Callable[[BuildContext, Format], Built]] = {}
+
+
+def converter(key: str):
+    def register(fn: Callable[[BuildContext, Format], Built]):
+        CONVERTERS[key] = fn
+        return fn
+    return register
+
+
+@converter("tflite")
+def _tflite(ctx: BuildContext, fmt: Format) -> Built:
+    saved = ctx.saved_model()
+    if fmt.calibrated:
+        choice = ctx.search(fmt, tflite_export.recipes(fmt.precision),
+                            lambda recipe, images: tflite_export.convert(saved, fmt.precision, images, recipe))
+        return Built(choice.model, choice)
+    return Built(tflite_export.convert(saved, fmt.precision))
+
+
+@converter("onnx-float")
+def _onnx_float(ctx: BuildContext, fmt: Format) -> Built:
+    return Built(onnx_export.convert_float(ctx.model))
+
+
+@converter("onnx-qdq")
+def _onnx_qdq(ctx: BuildContext, fmt: Format) -> Built:
+    source = ctx.build(fmt.source).model
+    choice = ctx.search(fmt, onnx_export.INT8_RECIPES,
+                        lambda recipe, images: onnx_export.quantize_int8(source, images, recipe))
+    return Built(choice.model, choice, output_step=onnx_export.output_step(choice.model))
+
+
+@converter("ort")
+def _ort(ctx: BuildContext, fmt: Format) -> Built:
+    source = ctx.build(fmt.source)
+    converted = ort_export.convert(source.model)
+    ort = OrtBuild(ort_export.OPTIMIZATION_STYLE, {SAVED_RUNTIME_OPTIMIZATIONS: "1"}, converted.required_operators)
+    return Built(converted.model, ort=ort, output_step=source.output_step)

@@ -1,0 +1,374 @@
+"""manifest.json as types: what the exporter writes and every reader (runtime, apps' docs, report) reads.
+
+`Manifest.from_json` validates everything once; a missing or wrongly typed field, an unknown
+schema version or format, a file name that would leave the bundle, or labels that do not match the
+model's output size raise `BundleError` naming the field. `to_json` writes the same structure, so
+the exporter and the readers cannot drift apart.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from fashion_edge.runtime.errors import BundleError
+from fashion_edge.runtime.fields import Obj
+from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID, Gate
+
+SCHEMA_VERSION = 2
+FILE = "manifest.json"
+DTYPES = ("float32", "float16", "uint8", "int8", "int16")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """dtype, shape and affine quantization (real = scale * (q - zero_point)); scale 0: not quantized."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    scale: float = 0.0
+    zero_point: int = 0
+
+    @classmethod
+    def read(cls, o: Obj) -> "TensorSpec":
+        dtype = o.str("dtype")
+        if dtype not in DTYPES:
+            raise o.fail("dtype", f"must be one of {', '.join(DTYPES)}, not {dtype!r}")
+        return cls(o.str("name"), dtype, o.ints("shape"), o.float("scale", minimum=0.0), o.int("zero_point"))
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape), "scale": self.scale,
+                "zero_point": self.zero_point}
+
+
+def _gate_read(o: Obj) -> Gate:
+    return Gate(o.float("min_agreement"), o.float("max_accuracy_drop", optional=True),
+                o.float("max_abs_logit_diff", optional=True), o.str("why", optional=True) or "")
+
+
+def _gate_json(g: Gate) -> dict:
+    return {"min_agreement": g.min_agreement, "max_accuracy_drop": g.max_accuracy_drop,
+            "max_abs_logit_diff": g.max_abs_logit_diff, "why": g.why}
+
+
+@dataclass(frozen=True)
+class Parity:
+    """One format against Keras on the test set, and the gate's verdict."""
+
+    images: int
+    accuracy: float
+    keras_accuracy: float
+    agreement: float                # top-1 agreement with Keras
+    max_abs_logit_diff: float       # dequantized for quantized formats (NaN-free: the gate fails NaN)
+    thresholds: Gate
+    failures: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def accuracy_delta(self) -> float:
+        return self.accuracy - self.keras_accuracy
+
+    @classmethod
+    def read(cls, o: Obj) -> "Parity":
+        return cls(o.int("images", minimum=1), o.float("accuracy"), o.float("keras_accuracy"), o.float("agreement"),
+                   o.float("max_abs_logit_diff"), _gate_read(o.obj("thresholds")), o.strs("failures"))
+
+    def to_json(self) -> dict:
+        return {"images": self.images, "accuracy": self.accuracy, "keras_accuracy": self.keras_accuracy,
+                "accuracy_delta": self.accuracy_delta, "agreement": self.agreement,
+                "max_abs_logit_diff": self.max_abs_logit_diff, "thresholds": _gate_json(self.thresholds),
+                "failures": list(self.failures), "passed": self.passed}
+
+
+@dataclass(frozen=True)
+class Accelerator:
+    """ONNX Runtime's mobile usability checker on one execution provider."""
+
+    partitions: int
+    supported_nodes: int
+    nodes: int
+    unsupported_ops: tuple[str, ...]
+    verdict: str
+
+    @classmethod
+    def read(cls, _name: str, o: Obj) -> "Accelerator":
+        return cls(o.int("partitions", minimum=0), o.int("supported_nodes", minimum=0), o.int("nodes", minimum=0),
+                   o.strs("unsupported_ops"), o.str("verdict"))
+
+    def to_json(self) -> dict:
+        return {"partitions": self.partitions, "supported_nodes": self.supported_nodes, "nodes": self.nodes,
+                "unsupported_ops": list(self.unsupported_ops), "verdict": self.verdict}
+
+
+@dataclass(frozen=True)
+class GpuDelegate:
+    compatible: bool
+    warnings: tuple[str, ...]
+    tool: str
+
+
+@dataclass(frozen=True)
+class DeviceReport:
+    """What mobile accelerators make of a file, in the vendors' tools' own words (see export/device_checks.py)."""
+
+    ops: tuple[str, ...]
+    shape_ops: tuple[str, ...]             # operators that read a shape at run time
+    tool: str
+    gpu_delegate: GpuDelegate | None = None                      # TFLite files
+    accelerators: Mapping[str, Accelerator] = field(default_factory=dict)  # ONNX/ORT files: EP -> verdict
+    checked_as: str | None = None          # an ORT file is judged by the ONNX file it was converted from
+
+    @classmethod
+    def read(cls, o: Obj) -> "DeviceReport":
+        gpu = o.obj("gpu_delegate", optional=True)
+        return cls(o.strs("ops"), o.strs("shape_ops"), o.str("tool"),
+                   GpuDelegate(gpu.bool("compatible"), gpu.strs("warnings"), gpu.str("tool")) if gpu else None,
+                   o.mapping("accelerators", Accelerator.read, optional=True) or {}, o.str("checked_as", optional=True))
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"ops": list(self.ops), "shape_ops": list(self.shape_ops), "tool": self.tool}
+        if self.gpu_delegate:
+            g = self.gpu_delegate
+            out["gpu_delegate"] = {"compatible": g.compatible, "warnings": list(g.warnings), "tool": g.tool}
+        if self.accelerators:
+            out["accelerators"] = {k: v.to_json() for k, v in self.accelerators.items()}
+        if self.checked_as:
+            out["checked_as"] = self.checked_as
+        return out
+
+
+@dataclass(frozen=True)
+class OrtBuild:
+    """How an ORT-format file must be run, and the operators a custom minimal ONNX Runtime needs."""
+
+    optimization_style: str
+    session_config: Mapping[str, str]
+    required_operators: str
+
+    @classmethod
+    def read(cls, o: Obj) -> "OrtBuild":
+        return cls(o.str("optimization_style"), o.str_mapping("session_config"), o.str("required_operators"))
+
+    def to_json(self) -> dict:
+        return {"optimization_style": self.optimization_style, "session_config": dict(self.session_config),
+                "required_operators": self.required_operators}
+
+
+@dataclass(frozen=True)
+class FormatEntry:
+    name: str
+    file: str
+    bytes: int
+    sha256: str
+    input: TensorSpec
+    output: TensorSpec
+    parity_backend: str
+    parity: Parity
+    golden_atol: float
+    device: DeviceReport | None = None
+    calibration_recipe: str | None = None
+    ort: OrtBuild | None = None
+
+    @classmethod
+    def read(cls, name: str, o: Obj) -> "FormatEntry":
+        if name not in FORMATS:
+            raise BundleError(f"{o.file}: unknown format {name!r} in formats; known: {', '.join(FORMATS)}")
+        file = o.str("file")
+        if not file or "/" in file or "\\" in file or file.startswith(".") or "\0" in file:
+            raise o.fail("file", f"must be a plain file name inside the bundle, not {file!r}")
+        sha = o.str("sha256")
+        if not _SHA256.fullmatch(sha):
+            raise o.fail("sha256", "must be 64 lowercase hex digits")
+        device = o.obj("device", optional=True)
+        ort = o.obj("ort", optional=True)
+        return cls(name, file, o.int("bytes", minimum=1), sha, TensorSpec.read(o.obj("input")),
+                   TensorSpec.read(o.obj("output")), o.str("parity_backend"), Parity.read(o.obj("parity")),
+                   o.float("golden_atol", minimum=0.0), DeviceReport.read(device) if device else None,
+                   o.str("calibration_recipe", optional=True), OrtBuild.read(ort) if ort else None)
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"file": self.file, "bytes": self.bytes, "sha256": self.sha256,
+                               "input": self.input.to_json(), "output": self.output.to_json(),
+                               "parity_backend": self.parity_backend, "parity": self.parity.to_json(),
+                               "golden_atol": self.golden_atol}
+        if self.device:
+            out["device"] = self.device.to_json()
+        if self.calibration_recipe:
+            out["calibration_recipe"] = self.calibration_recipe
+        if self.ort:
+            out["ort"] = self.ort.to_json()
+        return out
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """An int8 calibration recipe (see export/calibration.py).
+
+    `method`: "minmax" (both converters), "percentile" / "moving-average" / "entropy" (onnxruntime).
+    `reduce_range` (onnxruntime): 7-bit weights, so x86 CPUs without VNNI cannot saturate the int16
+    intermediate sums of their u8 x s8 kernels (ONNX Runtime's advice for such CPUs).
+    """
+
+    name: str
+    images: int = 1000
+    method: str = "minmax"
+    per_channel: bool = True
+    reduce_range: bool = False
+
+    @classmethod
+    def read(cls, o: Obj) -> "Recipe":
+        return cls(o.str("name"), o.int("images", minimum=1), o.str("method"), o.bool("per_channel"),
+                   o.bool("reduce_range"))
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "images": self.images, "method": self.method, "per_channel": self.per_channel,
+                "reduce_range": self.reduce_range}
+
+
+@dataclass(frozen=True)
+class RecipeScore:
+    recipe: str
+    validation_agreement: float   # top-1 agreement with Keras on the validation split
+    validation_accuracy: float
+
+    @classmethod
+    def read(cls, o: Obj) -> "RecipeScore":
+        return cls(o.str("recipe"), o.float("validation_agreement"), o.float("validation_accuracy"))
+
+    def to_json(self) -> dict:
+        return {"recipe": self.recipe, "validation_agreement": self.validation_agreement,
+                "validation_accuracy": self.validation_accuracy}
+
+
+CRITERION = ("highest top-1 agreement with Keras on the validation split; ties go to the earlier recipe "
+             "in the declared list")
+
+
+@dataclass(frozen=True)
+class CalibrationChoice:
+    chosen: Recipe
+    validation_images: int
+    candidates: tuple[RecipeScore, ...]
+    criterion: str = CRITERION
+
+    @classmethod
+    def read(cls, _name: str, o: Obj) -> "CalibrationChoice":
+        return cls(Recipe.read(o.obj("chosen")), o.int("validation_images", minimum=1),
+                   o.objs("candidates", RecipeScore.read), o.str("criterion"))
+
+    def to_json(self) -> dict:
+        return {"chosen": self.chosen.to_json(), "validation_images": self.validation_images,
+                "criterion": self.criterion, "candidates": [c.to_json() for c in self.candidates]}
+
+
+@dataclass(frozen=True)
+class Calibration:
+    source: str
+    pool_seed: int
+    validation_split_seed: int
+    formats: Mapping[str, CalibrationChoice]
+
+    @classmethod
+    def read(cls, o: Obj) -> "Calibration":
+        return cls(o.str("source"), o.int("pool_seed"), o.int("validation_split_seed"),
+                   o.mapping("formats", CalibrationChoice.read))
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "pool_seed": self.pool_seed, "validation_split_seed": self.validation_split_seed,
+                "formats": {k: v.to_json() for k, v in self.formats.items()}}
+
+
+@dataclass(frozen=True)
+class SizeCheck:
+    """A file's size against another's (e.g. int8 at most 30% of float32), and whether it is enforced."""
+
+    format: str
+    of: str
+    ratio: float
+    max: float
+    enforced: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.ratio <= self.max or not self.enforced
+
+    @classmethod
+    def read(cls, o: Obj) -> "SizeCheck":
+        return cls(o.str("format"), o.str("of"), o.float("ratio", minimum=0.0), o.float("max", minimum=0.0),
+                   o.bool("enforced"))
+
+    def to_json(self) -> dict:
+        return {"format": self.format, "of": self.of, "ratio": self.ratio, "max": self.max, "enforced": self.enforced}
+
+
+@dataclass(frozen=True)
+class InputContract:
+    shape: tuple[int, ...]
+    layout: str
+    pixel_range: tuple[int, ...]
+    batch: str
+    preprocessing: str
+
+    @classmethod
+    def read(cls, o: Obj) -> "InputContract":
+        preprocessing = o.str("preprocessing")
+        if preprocessing != PREPROCESSING_ID:
+            raise o.fail("preprocessing", f"is {preprocessing!r}; this runtime implements {PREPROCESSING_ID!r}")
+        return cls(o.ints("shape"), o.str("layout"), o.ints("pixel_range"), o.str("batch"), preprocessing)
+
+    def to_json(self) -> dict:
+        return {"shape": list(self.shape), "layout": self.layout, "pixel_range": list(self.pixel_range),
+                "batch": self.batch, "preprocessing": self.preprocessing}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: str
+    labels: tuple[str, ...]
+    input: InputContract
+    keras_test_accuracy: float
+    keras_test_images: int
+    macs_per_image: int
+    calibration: Calibration
+    formats: Mapping[str, FormatEntry]
+    size_checks: tuple[SizeCheck, ...]
+    versions: Mapping[str, str]
+    created: str
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def from_json(cls, raw: Any, file: str = FILE) -> "Manifest":
+        o = Obj(raw, "", file)
+        version = o.int("schema_version")
+        if version != SCHEMA_VERSION:
+            raise o.fail("schema_version", f"is {version}; this runtime reads {SCHEMA_VERSION} "
+                                           "(re-export the bundle with this version of fashion-edge)")
+        keras = o.obj("keras")
+        formats = o.mapping("formats", FormatEntry.read)
+        if not formats:
+            raise o.fail("formats", "lists no formats")
+        labels = o.strs("labels")
+        for name, entry in formats.items():
+            if not entry.output.shape or entry.output.shape[-1] != len(labels):
+                raise BundleError(f"{file}: labels has {len(labels)} names but formats.{name}.output.shape "
+                                  f"{list(entry.output.shape)} does not end in {len(labels)}")
+        if len(set(labels)) != len(labels) or not all(labels):
+            raise o.fail("labels", "must be distinct, non-empty names")
+        return cls(o.str("model"), labels, InputContract.read(o.obj("input")), keras.float("test_accuracy"),
+                   keras.int("test_images", minimum=1), o.int("macs_per_image", minimum=0),
+                   Calibration.read(o.obj("calibration")), formats, o.objs("size_checks", SizeCheck.read),
+                   o.str_mapping("versions"), o.str("created"), version)
+
+    def to_json(self) -> dict:
+        return {"schema_version": self.schema_version, "model": self.model, "labels": list(self.labels),
+                "input": self.input.to_json(),
+                "keras": {"test_accuracy": self.keras_test_accuracy, "test_images": self.keras_test_images},
+                "macs_per_image": self.macs_per_image, "calibration": self.calibration.to_json(),
+                "formats": {k: v.to_json() for k, v in self.formats.items()},
+                "size_checks": [c.to_json() for c in self.size_checks], "versions": dict(self.versions),
+                "created": self.created}

@@ -1,0 +1,77 @@
+"""Session's quantization arithmetic with a fake backend: pixels in, float logits out, whatever the
+model's own tensor types. No model file needed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fashion_edge.runtime.backends.base import TensorInfo
+from fashion_edge.runtime.session import Session
+
+
+class FakeBackend:
+    """Records what it was fed; returns a fixed raw output in the output tensor's dtype."""
+
+    name = "fake"
+
+    def __init__(self, inp: TensorInfo, out: TensorInfo, raw: np.ndarray) -> None:
+        self.input, self.output, self.raw, self.fed = inp, out, raw, []
+
+    def run(self, x):
+        self.fed.append(x)
+        return np.repeat(self.raw[None], len(x), axis=0)
+
+    def run_one(self, x):
+        return self.run(x)
+
+
+def pixels(n=2):
+    return np.arange(n * 784, dtype=np.int64).reshape(n, 28, 28, 1).astype(np.uint8)
+
+
+def test_uint8_input_with_unit_scale_gets_the_pixels_untouched_and_uint8_output_is_dequantized():
+    raw = np.arange(10, dtype=np.uint8) * 20
+    backend = FakeBackend(TensorInfo("x", "uint8", (1, 28, 28, 1), 1.0, 0), TensorInfo("y", "uint8", (1, 10), 0.5, 100), raw)
+    session = Session(backend)
+    x = pixels()
+    logits = session.logits(x)
+    assert np.shares_memory(backend.fed[0], x)  # no copy, no arithmetic: the int8 TFLite file takes raw pixels
+    assert logits.dtype == np.float32
+    np.testing.assert_allclose(logits[0], 0.5 * (raw.astype(np.float32) - 100))
+    np.testing.assert_allclose(session.logits_one(x[:1]), logits[0])
+
+
+def test_int8_input_is_quantized_with_rounding_and_clipping():
+    backend = FakeBackend(TensorInfo("x", "int8", (1, 28, 28, 1), 2.0, -128), TensorInfo("y", "int8", (1, 10), 0.25, 0),
+                          np.array([-128, -1, 0, 1, 127, 5, 6, 7, 8, 9], np.int8))
+    session = Session(backend)
+    x = np.full((1, 28, 28, 1), 255, np.uint8)
+    x[0, 0, 0, 0] = 3
+    logits = session.logits(x)
+    fed = backend.fed[0]
+    assert fed.dtype == np.int8
+    assert fed[0, 0, 0, 0] == -126  # rint(3 / 2) - 128 = 2 - 128 (round half to even)
+    assert fed[0, 1, 1, 0] == 0     # 255 / 2 = 127.5 -> 128 - 128 = 0
+    np.testing.assert_allclose(logits[0, :5], [-32.0, -0.25, 0.0, 0.25, 31.75])
+
+
+def test_float_models_get_float_pixels_and_return_float_logits():
+    raw = np.linspace(-3, 3, 10).astype(np.float32)
+    backend = FakeBackend(TensorInfo("x", "float32", (1, 28, 28, 1)), TensorInfo("y", "float32", (1, 10)), raw)
+    logits = Session(backend).logits(pixels(3))
+    assert backend.fed[0].dtype == np.float32 and backend.fed[0].max() == 255
+    np.testing.assert_array_equal(logits, np.repeat(raw[None], 3, axis=0))
+
+
+def test_int16_output_of_a_16x8_model_is_dequantized_without_a_table():
+    raw = np.array([-32768, -1, 0, 1, 32767, 0, 0, 0, 0, 0], np.int16)
+    backend = FakeBackend(TensorInfo("x", "float32", (1, 28, 28, 1)), TensorInfo("y", "int16", (1, 10), 0.001, 0), raw)
+    logits = Session(backend).logits(pixels(1))
+    np.testing.assert_allclose(logits[0, :5], [-32.768, -0.001, 0, 0.001, 32.767], rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [0, 1, 1001])
+def test_batches_are_chunked_and_empty_batches_are_fine(n):
+    backend = FakeBackend(TensorInfo("x", "float32", (1, 28, 28, 1)), TensorInfo("y", "float32", (1, 10)),
+                          np.zeros(10, np.float32))
+    assert Session(backend).logits(pixels(n) if n else np.zeros((0, 28, 28, 1), np.uint8)).shape == (n, 10)
