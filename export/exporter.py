@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -26,7 +26,7 @@ from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID, calibrated_as, get_format
 from fashion_edge.runtime.golden import Golden, GoldenOutput
 from fashion_edge.runtime.labels import LABELS
-from fashion_edge.runtime.manifest import Calibration, FormatEntry, InputContract, Manifest, TensorSpec
+from fashion_edge.runtime.manifest import Asset, Calibration, FormatEntry, InputContract, Manifest, TensorSpec
 from fashion_edge.runtime.preprocess import SIZE, as_batch
 from fashion_edge.runtime.quiet import captured_native_output
 from fashion_edge.runtime.session import Session
@@ -88,7 +88,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
             entries[name], outputs[name] = _export_format(ctx, name, model_dir.name, reference, stage, log)
         manifest = _manifest(model, model_dir.name, ctx, reference, entries, config)
         _gate(manifest)
-        _write(stage, manifest, _golden(reference, outputs))
+        manifest = _write(stage, manifest, _golden(reference, outputs))
     return ExportResult(model_dir / "bundle", manifest)
 
 
@@ -183,12 +183,16 @@ def _golden(reference: Reference, outputs: dict[str, GoldenOutput]) -> Golden:
                   reference.keras_logits[:GOLDEN_IMAGES], outputs)
 
 
-def _write(stage: Path, manifest: Manifest, golden: Golden) -> None:
+def _write(stage: Path, manifest: Manifest, golden: Golden) -> Manifest:
+    """Assets first (their hashes go into the manifest), the manifest last."""
+    assets = {"labels.txt": ("\n".join(manifest.labels) + "\n").encode(), "golden.json": json.dumps(golden.to_json()).encode()}
+    for name, data in assets.items():
+        (stage / name).write_bytes(data)
+    manifest = replace(manifest, assets=tuple(Asset(n, len(d), sha256_bytes(d)) for n, d in assets.items()))
     raw = manifest.to_json()
     Manifest.from_json(raw)  # the exporter writes only what every reader accepts
     (stage / "manifest.json").write_text(json.dumps(raw, indent=2))
-    (stage / "labels.txt").write_text("\n".join(manifest.labels) + "\n")
-    (stage / "golden.json").write_text(json.dumps(golden.to_json()))
+    return manifest
 
 
 def _gate(manifest: Manifest) -> None:

@@ -92,9 +92,23 @@ class Bundle:
                               "corrupt or was replaced; re-export or re-copy the bundle")
         return data
 
+    def read_file(self, name: str) -> bytes:
+        """Any file the manifest lists (model or asset), only if its sha256 matches."""
+        expected = self.manifest.files().get(name)
+        if expected is None:
+            raise BundleError(f"{self.path}: {name!r} is not a file of this bundle")
+        try:
+            data = (self.path / name).read_bytes()
+        except OSError as exc:
+            raise BundleError(f"{self.path / name}: cannot read ({exc.strerror or exc})") from exc
+        if sha256_bytes(data) != expected:
+            raise BundleError(f"{self.path / name}: sha256 differs from manifest.json; re-export or re-copy the bundle")
+        return data
+
     def golden(self) -> Golden:
         path = self.path / "golden.json"
-        try:
-            return Golden.from_json(jsonio.read(path, MAX_GOLDEN_BYTES), str(path))
-        except FileNotFoundError:
-            raise BundleError(f"{path}: missing; re-export or re-copy the bundle") from None
+        if not path.is_file():
+            raise BundleError(f"{path}: missing; re-export or re-copy the bundle")
+        if len(self.read_file("golden.json")) > MAX_GOLDEN_BYTES:
+            raise BundleError(f"{path}: larger than a bundle's golden.json can be")
+        return Golden.from_json(jsonio.read(path, MAX_GOLDEN_BYTES), str(path))

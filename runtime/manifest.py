@@ -159,6 +159,34 @@ class OrtBuild:
                 "required_operators": self.required_operators}
 
 
+def check_relative_file(o: Obj, key: str, value: str, subfolders: bool = False) -> str:
+    """A file name inside the bundle: no absolute path, no '..', no hidden names (and no folders unless allowed)."""
+    parts = value.split("/")
+    if (not value or "\\" in value or "\0" in value or any(not p or p.startswith(".") for p in parts)
+            or (len(parts) > 1 and not subfolders) or len(parts) > 2):
+        raise o.fail(key, f"must be a plain file name inside the bundle, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A bundle file other than a model (labels.txt, golden.json, preprocessing vectors), with its hash."""
+
+    file: str
+    bytes: int
+    sha256: str
+
+    @classmethod
+    def read(cls, o: Obj) -> "Asset":
+        sha = o.str("sha256")
+        if not _SHA256.fullmatch(sha):
+            raise o.fail("sha256", "must be 64 lowercase hex digits")
+        return cls(check_relative_file(o, "file", o.str("file"), subfolders=True), o.int("bytes", minimum=0), sha)
+
+    def to_json(self) -> dict:
+        return {"file": self.file, "bytes": self.bytes, "sha256": self.sha256}
+
+
 @dataclass(frozen=True)
 class FormatEntry:
     name: str
@@ -178,9 +206,7 @@ class FormatEntry:
     def read(cls, name: str, o: Obj) -> "FormatEntry":
         if name not in FORMATS:
             raise BundleError(f"{o.file}: unknown format {name!r} in formats; known: {', '.join(FORMATS)}")
-        file = o.str("file")
-        if not file or "/" in file or "\\" in file or file.startswith(".") or "\0" in file:
-            raise o.fail("file", f"must be a plain file name inside the bundle, not {file!r}")
+        file = check_relative_file(o, "file", o.str("file"))
         sha = o.str("sha256")
         if not _SHA256.fullmatch(sha):
             raise o.fail("sha256", "must be 64 lowercase hex digits")
@@ -339,7 +365,12 @@ class Manifest:
     size_checks: tuple[SizeCheck, ...]
     versions: Mapping[str, str]
     created: str
+    assets: tuple[Asset, ...] = ()       # every non-model file of the bundle, hashed
     schema_version: int = SCHEMA_VERSION
+
+    def files(self) -> dict[str, str]:
+        """Every file of the bundle (models and assets) -> its sha256: what may be served or packed."""
+        return {**{e.file: e.sha256 for e in self.formats.values()}, **{a.file: a.sha256 for a in self.assets}}
 
     @classmethod
     def from_json(cls, raw: Any, file: str = FILE) -> "Manifest":
@@ -362,7 +393,7 @@ class Manifest:
         return cls(o.str("model"), labels, InputContract.read(o.obj("input")), keras.float("test_accuracy"),
                    keras.int("test_images", minimum=1), o.int("macs_per_image", minimum=0),
                    Calibration.read(o.obj("calibration")), formats, o.objs("size_checks", SizeCheck.read),
-                   o.str_mapping("versions"), o.str("created"), version)
+                   o.str_mapping("versions"), o.str("created"), o.objs("assets", Asset.read), version)
 
     def to_json(self) -> dict:
         return {"schema_version": self.schema_version, "model": self.model, "labels": list(self.labels),
@@ -371,4 +402,4 @@ class Manifest:
                 "macs_per_image": self.macs_per_image, "calibration": self.calibration.to_json(),
                 "formats": {k: v.to_json() for k, v in self.formats.items()},
                 "size_checks": [c.to_json() for c in self.size_checks], "versions": dict(self.versions),
-                "created": self.created}
+                "created": self.created, "assets": [a.to_json() for a in self.assets]}

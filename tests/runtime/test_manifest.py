@@ -12,7 +12,7 @@ from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID
 from fashion_edge.runtime.labels import LABELS
-from fashion_edge.runtime.manifest import (Accelerator, Calibration, CalibrationChoice, DeviceReport, FormatEntry,
+from fashion_edge.runtime.manifest import (Accelerator, Asset, Calibration, CalibrationChoice, DeviceReport, FormatEntry,
                                            GpuDelegate, InputContract, Manifest, OrtBuild, Parity, Recipe,
                                            RecipeScore, SizeCheck, TensorSpec)
 
@@ -37,7 +37,8 @@ def sample_manifest() -> Manifest:
     return Manifest("edge", LABELS, InputContract((1, 28, 28, 1), "NHWC", (0, 255), "fixed", PREPROCESSING_ID),
                     0.93, 10000, 5_000_000, Calibration("training set", 0, 0, {"tflite-int8": choice}),
                     {name: entry(name) for name in FORMATS}, (SizeCheck("tflite-int8", "tflite-float32", 0.27, 0.3, True),),
-                    {"python": "3.11"}, "2026-11-29T00:00:00+00:00")
+                    {"python": "3.11"}, "2026-11-29T00:00:00+00:00",
+                    (Asset("labels.txt", 10, "b" * 64), Asset("preprocessing/a.jpg", 10, "c" * 64)))
 
 
 def test_a_manifest_reads_back_equal_to_what_was_written():
@@ -144,3 +145,11 @@ def test_loads_refuses_nan_and_infinity():
     for constant in ("NaN", "Infinity", "-Infinity"):
         with pytest.raises(BundleError):
             jsonio.loads(f"[{constant}]", "x")
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc/passwd", "a/b/c.jpg", ".hidden", "preprocessing/../x", "", "a\\b"])
+def test_asset_names_stay_inside_the_bundle(name):
+    raw = sample_manifest().to_json()
+    raw["assets"][0]["file"] = name
+    with pytest.raises(BundleError, match=r"assets\[0\]\.file must be a plain file name"):
+        Manifest.from_json(raw)
