@@ -10,8 +10,9 @@ from typing import Callable
 
 import numpy as np
 
-from fashion_edge.runtime.backends import backend_class
+from fashion_edge.runtime.backends import backend_class, get_backend
+from fashion_edge.runtime.options import EngineOptions
 
 
-def bare_call(backend: str, model: bytes, pixels: np.ndarray, threads: int | None) -> Callable[[], object]:
-    return backend_class(backend).bare(model, pixels, threads)
+def bare_call(backend: str, model: bytes, pixels: np.ndarray, options: EngineOptions) -> Callable[[], object]:
+    return backend_class(backend).bare(model, pixels, get_backend(backend).resolve(options))

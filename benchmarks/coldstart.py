@@ -28,10 +28,10 @@ class ColdStart:
 REPORT_PEAK = "\nimport sys\nsys.stdout.write([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0])\n"
 
 
-def runtime_code(bundle: str, fmt: str, backend: str, threads: int | None) -> str:
+def runtime_code(bundle: str, fmt: str, backend: str, options: dict) -> str:
     return ("import numpy as np\n"
             "from fashion_edge.runtime import Classifier\n"
-            f"c = Classifier({bundle!r}, format={fmt!r}, backend={backend!r}, threads={threads!r})\n"
+            f"c = Classifier({bundle!r}, format={fmt!r}, backend={backend!r}, **{options!r})\n"
             "c.predict(np.zeros((28, 28), np.uint8))\n" + REPORT_PEAK)
 
 

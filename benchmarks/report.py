@@ -129,18 +129,47 @@ def _ep_cell(v) -> str:
     return f"{v.verdict}: {v.partitions} partition(s), {v.supported_nodes}/{v.nodes} nodes"
 
 
-def bench_section(dirs: list[Path]) -> list[str]:
+def bench_section(dirs: list[Path], artifacts: Path | None = None) -> list[str]:
     found = [d / "bench" / "results.md" for d in dirs if (d / "bench" / "results.md").is_file()]
     if not found:
         return []
     lines = ["## Benchmarks", "",
              "Batch-of-one `Classifier.predict` on a preprocessed 28x28 input vs the backend's bare "
-             "set-input/invoke/get-output loop; e2e = JPEG file on disk to label; cold start = fresh "
-             "process (import, load, first prediction) and its peak RSS. "
+             "set-input/invoke/get-output loop (wrapper µs = the difference); e2e = JPEG file on disk to label; "
+             "cold start = fresh process (import, load, first prediction) and its peak RSS; CPU ms/inf = process "
+             "CPU time per prediction in a camera-like loop at a fixed frame rate; peak frac = achieved MAC/s over "
+             "what the CPU attains through the same runtime. "
              f"Plots: {', '.join(f'[{p.parent.parent.name}]({p.parent.parent.name}/bench/latency.png)' for p in found)}.", ""]
+    pareto_lines = _pareto(dirs, artifacts)
+    lines += pareto_lines
     for path in found:
         lines += [path.read_text(), ""]
     return lines
+
+
+def _pareto(dirs: list[Path], artifacts: Path | None) -> list[str]:
+    """Every model's entries in one accuracy-vs-latency plot, and the entries on its front."""
+    from fashion_edge.benchmarks.results import Results
+
+    runs = []
+    for d in dirs:
+        try:
+            runs.append(Results.load(d / "bench" / "results.json"))
+        except (BundleError, FileNotFoundError):
+            continue
+    if not runs or artifacts is None:
+        return []
+    try:
+        from fashion_edge.benchmarks import pareto
+
+        best = pareto.plot(runs, artifacts / "pareto.png")
+    except ImportError:
+        return []
+    lines = ["### Pareto front (all models)", "", "![accuracy vs latency](pareto.png)", "",
+             "| model | format | backend | options | p50 µs | accuracy | size |", "|---|---|---|---|---:|---:|---:|"]
+    lines += [f"| {m} | {e.format} | {e.backend} | {e.options_text or '–'} | {e.latency_us.p50:,.1f} | "
+              f"{100 * e.accuracy:.2f}% | {e.size_bytes / 1024:,.0f} KiB |" for m, e in best]
+    return lines + [""]
 
 
 def reliability_section(dirs: list[Path]) -> list[str]:
@@ -181,7 +210,7 @@ def render_report(artifacts: Path) -> str:
     if not dirs:
         return "\n".join(lines + ["No trained models yet: run `make demo`.", ""])
     for section in SECTIONS:
-        lines += section(dirs)
+        lines += section(dirs, artifacts) if section is bench_section else section(dirs)
     return "\n".join(lines)
 
 

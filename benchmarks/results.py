@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from fashion_edge.benchmarks.fixed_rate import FixedRate
 from fashion_edge.benchmarks.stats import LatencyStats
 from fashion_edge.runtime import jsonio
 from fashion_edge.runtime.fields import Obj
@@ -50,6 +51,9 @@ class ResultEntry:
     throughput_ips: float
     macs_per_image: int | None = None
     samples_us: tuple[float, ...] = field(default=(), repr=False)
+    fixed_rate: tuple[FixedRate, ...] = ()     # cost at a camera's frame rates, measured in a fresh process
+    peak_fraction: float | None = None          # achieved MAC/s over what the CPU attains (roofline)
+    status: str = "ok"                          # "below floor" when accuracy < bench --min-accuracy
 
     @property
     def threads(self) -> int | None:
@@ -65,8 +69,21 @@ class ResultEntry:
 
     @property
     def label(self) -> str:
-        opts = ",".join(f"{k}={v}" for k, v in self.options.items() if v is not None)
-        return f"{self.format} / {self.backend}" + (f" [{opts}]" if opts else "")
+        return f"{self.format} / {self.backend}" + (f" [{self.options_text}]" if self.options_text else "")
+
+    @property
+    def options_text(self) -> str:
+        short = {"threads": "t", "xnnpack": "xnnpack ", "spinning": "spin "}
+        parts = []
+        for key, value in self.options.items():
+            if value is None:
+                continue
+            text = str(value) if key == "threads" else ("on" if value else "off")
+            parts.append(f"{short.get(key, key + ' ')}{text}")
+        return " ".join(parts)
+
+    def rate(self, hz: float) -> FixedRate | None:
+        return next((r for r in self.fixed_rate if r.hz == hz), None)
 
     @classmethod
     def read(cls, o: Obj) -> "ResultEntry":
@@ -75,7 +92,9 @@ class ResultEntry:
                    o.float("agreement_with_keras"), o.float("cold_start_s", minimum=0.0),
                    o.float("peak_rss_mb", minimum=0.0), _stats(o, "latency_us"), _stats(o, "bare_latency_us"),
                    _stats(o, "e2e_latency_us", optional=True), o.float("throughput_ips", minimum=0.0),
-                   o.int("macs_per_image", optional=True), tuple(o.numbers("samples_us")) if o.has("samples_us") else ())
+                   o.int("macs_per_image", optional=True), tuple(o.numbers("samples_us")) if o.has("samples_us") else (),
+                   o.objs("fixed_rate", _rate) if o.has("fixed_rate") else (),
+                   o.float("peak_fraction", optional=True, minimum=0.0), o.str("status", optional=True) or "ok")
 
     def to_json(self) -> dict:
         return {"format": self.format, "backend": self.backend, "options": dict(self.options),
@@ -85,7 +104,14 @@ class ResultEntry:
                 "bare_latency_us": self.bare_latency_us.to_json(),
                 "e2e_latency_us": self.e2e_latency_us.to_json() if self.e2e_latency_us else None,
                 "throughput_ips": self.throughput_ips, "macs_per_image": self.macs_per_image,
-                "macs_per_s_at_p50": self.macs_per_s_at_p50, "samples_us": list(self.samples_us)}
+                "macs_per_s_at_p50": self.macs_per_s_at_p50, "fixed_rate": [r.to_json() for r in self.fixed_rate],
+                "peak_fraction": self.peak_fraction, "status": self.status, "samples_us": list(self.samples_us)}
+
+
+def _rate(o: Obj) -> FixedRate:
+    return FixedRate(o.float("hz", minimum=0.0), o.float("p50_us", minimum=0.0), o.float("p99_us", minimum=0.0),
+                     o.float("cpu_ms_per_inference", minimum=0.0), o.float("cpu_percent", minimum=0.0),
+                     o.int("n", minimum=1))
 
 
 @dataclass(frozen=True)
@@ -94,6 +120,12 @@ class Results:
     machine: Mapping[str, Any]          # cpu, arch, cores, python, versions
     settings: Mapping[str, Any]
     results: tuple[ResultEntry, ...]
+    environment: Mapping[str, Any] | None = None   # ISA features, governor, clock, temperature, throttling
+    roofline: Mapping[str, Any] | None = None      # {int8_gmacs, float32_gmacs, method, by_runtime}
+
+    @property
+    def failed(self) -> list[ResultEntry]:
+        return [e for e in self.results if e.status != "ok"]
 
     def find(self, fmt: str, backend: str, **options) -> ResultEntry | None:
         return next((e for e in self.results if e.format == fmt and e.backend == backend
@@ -109,7 +141,9 @@ class Results:
         entries = o.objs("results", ResultEntry.read)
         if not entries:
             raise o.fail("results", "lists no entries")
-        return cls(o.str("model"), machine.raw, o.obj("settings").raw, entries)
+        env, roof = o.obj("environment", optional=True), o.obj("roofline", optional=True)
+        return cls(o.str("model"), machine.raw, o.obj("settings").raw, entries, env.raw if env else None,
+                   roof.raw if roof else None)
 
     @classmethod
     def load(cls, path: Path) -> "Results":
@@ -117,6 +151,8 @@ class Results:
 
     def to_json(self) -> dict:
         return {"model": self.model, "machine": dict(self.machine), "settings": dict(self.settings),
+                "environment": dict(self.environment) if self.environment else None,
+                "roofline": dict(self.roofline) if self.roofline else None,
                 "results": [e.to_json() for e in self.results], "targets": targets(self)}
 
     def without_samples(self) -> "Results":
@@ -124,26 +160,35 @@ class Results:
 
 
 def targets(results: Results) -> dict:
-    """The issue's ratios for tflite-int8 on litert (1 thread), measured in this one run."""
-    lite = results.find("tflite-int8", "litert", threads=1)
+    """The issue's ratios, measured in this one run: tflite-int8 on litert (1 thread, XNNPACK) against
+    Keras and the bare loop; onnx-int8 on onnxruntime at 2 threads with spinning off against on."""
+    out: dict[str, float] = {}
+    lite = results.find("tflite-int8", "litert", threads=1, xnnpack=True)
     kp, kc = results.find("keras", "keras-predict"), results.find("keras", "keras-call")
-    if not lite:
-        return {}
-    out = {"wrapper_overhead_p50": lite.latency_us.p50 / lite.bare_latency_us.p50,
-           "wrapper_cost_p50_us": lite.latency_us.p50 - lite.bare_latency_us.p50}
-    if kp and kc:
-        out.update({
-            "speedup_vs_keras_predict_p50": kp.latency_us.p50 / lite.latency_us.p50,
-            "speedup_vs_keras_call_p50": kc.latency_us.p50 / lite.latency_us.p50,
-            "cold_start_ratio_vs_keras": kp.cold_start_s / lite.cold_start_s,
-            "peak_rss_ratio_vs_keras": kp.peak_rss_mb / lite.peak_rss_mb,
-        })
+    if lite:
+        out["wrapper_overhead_p50"] = lite.latency_us.p50 / lite.bare_latency_us.p50
+        out["wrapper_cost_p50_us"] = lite.latency_us.p50 - lite.bare_latency_us.p50
+        if lite.peak_fraction is not None:
+            out["peak_fraction_tflite_int8"] = lite.peak_fraction
+        if kp and kc:
+            out.update({
+                "speedup_vs_keras_predict_p50": kp.latency_us.p50 / lite.latency_us.p50,
+                "speedup_vs_keras_call_p50": kc.latency_us.p50 / lite.latency_us.p50,
+                "cold_start_ratio_vs_keras": kp.cold_start_s / lite.cold_start_s,
+                "peak_rss_ratio_vs_keras": kp.peak_rss_mb / lite.peak_rss_mb,
+            })
+    off = results.find("onnx-int8", "onnxruntime", threads=2, spinning=False)
+    on = results.find("onnx-int8", "onnxruntime", threads=2, spinning=True)
+    if off and on and off.rate(10.0) and on.rate(10.0):
+        out["ort_spinning_cpu_saving_at_10hz"] = on.rate(10.0).cpu_ms_per_inference / off.rate(10.0).cpu_ms_per_inference
+        out["ort_spinning_off_p50_ratio"] = off.latency_us.p50 / on.latency_us.p50
     return {k: round(v, 3) for k, v in out.items()}
 
 
 TARGETS = {"speedup_vs_keras_predict_p50": (">=", 1000), "speedup_vs_keras_call_p50": (">=", 20),
            "cold_start_ratio_vs_keras": (">=", 20), "peak_rss_ratio_vs_keras": (">=", 10),
-           "wrapper_cost_p50_us": ("<=", 5.0)}
+           "wrapper_cost_p50_us": ("<=", 5.0), "peak_fraction_tflite_int8": (">=", 0.4),
+           "ort_spinning_cpu_saving_at_10hz": (">=", 2.0), "ort_spinning_off_p50_ratio": ("<=", 1.1)}
 
 
 def _subset(entry: ResultEntry) -> str:
@@ -155,28 +200,53 @@ def markdown(results: Results) -> str:
     lines = [f"### {results.model}", "",
              f"{m['cpu']}, {m['cores']} cores, Python {m['python']}. Batch-of-one latency: {s['runs']} timed "
              f"runs per entry (Keras predict: {s['keras_predict_runs']}; slow backends: fewer), interleaved over "
-             f"{s['rounds']} rounds after warm-up; cold start: median of {s['cold_start_repeats']} fresh processes.",
-             "",
-             "| format | backend | thr | size | accuracy | agree | p50 µs | p99 µs | bare p50 µs | predict/bare | e2e p50 µs | cold start s | peak RSS MB | batch img/s | GMAC/s |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"{s['rounds']} rounds after warm-up; cold start: median of {s['cold_start_repeats']} fresh processes; "
+             f"fixed-rate CPU cost from a fresh process per entry at {', '.join(f'{h:g}' for h in s.get('rates_hz', []))} Hz.",
+             *_environment_lines(results), "",
+             "| format | backend | options | size | accuracy | agree | p50 µs | p99 µs | bare p50 µs | wrapper µs | e2e p50 µs | cold start s | peak RSS MB | batch img/s | GMAC/s | peak frac | CPU ms/inf @10 Hz | CPU % @30 Hz | status |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for e in results.results:
         lat, bare = e.latency_us, e.bare_latency_us
-        ratio = "–" if e.is_baseline else f"{lat.p50 / bare.p50:.2f}x"
+        wrapper = "–" if e.is_baseline else f"{lat.p50 - bare.p50:+.1f}"
         e2e = f"{e.e2e_latency_us.p50:,.0f}" if e.e2e_latency_us else "–"
         gmacs = f"{e.macs_per_s_at_p50 / 1e9:.2f}" if e.macs_per_s_at_p50 else "–"
+        peak = f"{e.peak_fraction:.2f}" if e.peak_fraction is not None else "–"
+        r10, r30 = e.rate(10.0), e.rate(30.0)
         lines.append(
-            f"| {e.format} | {e.backend} | {e.threads or '–'} | {e.size_bytes / 1024:,.0f} KiB "
+            f"| {e.format} | {e.backend} | {e.options_text or '–'} | {e.size_bytes / 1024:,.0f} KiB "
             f"| {100 * e.accuracy:.2f}%{_subset(e)} | {100 * e.agreement_with_keras:.2f}% | {lat.p50:,.1f} | {lat.p99:,.1f} "
-            f"| {bare.p50:,.1f} | {ratio} | {e2e} | {e.cold_start_s:.2f} "
-            f"| {e.peak_rss_mb:.0f} | {e.throughput_ips:,.0f} | {gmacs} |")
+            f"| {bare.p50:,.1f} | {wrapper} | {e2e} | {e.cold_start_s:.2f} "
+            f"| {e.peak_rss_mb:.0f} | {e.throughput_ips:,.0f} | {gmacs} | {peak} "
+            f"| {f'{r10.cpu_ms_per_inference:.2f}' if r10 else '–'} | {f'{r30.cpu_percent:.1f}' if r30 else '–'} | {e.status} |")
     t = targets(results)
     if t:
-        lines += ["", "Targets (tflite-int8 on litert, 1 thread; ratios from this run):", ""]
+        lines += ["", "Targets (tflite-int8 on litert, 1 thread; onnx-int8 on onnxruntime, 2 threads; ratios from this run):", ""]
         for key, (op, goal) in TARGETS.items():
             if key in t:
                 ok = t[key] >= goal if op == ">=" else t[key] <= goal
                 lines.append(f"- {key.replace('_', ' ')}: {t[key]:,.2f} (target {op} {goal}) {'met' if ok else 'NOT met'}")
     return "\n".join(lines) + "\n"
+
+
+def _environment_lines(results: Results) -> list[str]:
+    env, roof = results.environment or {}, results.roofline or {}
+    lines = []
+    if env:
+        extras = [f"features {' '.join(env.get('features') or []) or 'none listed'}"]
+        if env.get("governor"):
+            extras.append(f"governor {env['governor']}")
+        if env.get("clock_mhz"):
+            extras.append(f"{env['clock_mhz']:.0f} MHz")
+        if env.get("temperature_c"):
+            extras.append("temperature " + ", ".join(f"{k} {v:.0f} °C" for k, v in env["temperature_c"].items()))
+        if env.get("throttled"):
+            extras.append(f"throttled {env['throttled']}")
+        lines += ["", f"Environment: {env.get('os', '')}; " + "; ".join(extras) + "."]
+    if roof.get("int8_gmacs"):
+        lines += ["", f"Roofline (attainable, 1 thread, LiteRT): int8 {roof['int8_gmacs']:.1f} GMAC/s, float32 "
+                      f"{roof['float32_gmacs']:.1f} GMAC/s ({roof['method']}); `peak frac` = achieved MAC/s at p50 / "
+                      "attainable for the entry's runtime, precision and threads."]
+    return lines
 
 
 def plot(results: Results, path: Path) -> None:
@@ -205,7 +275,10 @@ def write(results: Results, folder: Path) -> Path:
         (stage / FILE).write_text(json.dumps(raw, indent=1))
         (stage / "results.md").write_text(markdown(results))
         try:
+            from fashion_edge.benchmarks import pareto
+
             plot(results, stage / "latency.png")
+            pareto.plot([results], stage / "pareto.png")
         except ImportError:
             pass  # matplotlib is a [train] extra; a device run still gets json and md
     return folder

@@ -1,12 +1,12 @@
-"""`fashion-edge bench`: every (format, backend) of a bundle side by side with Keras.
+"""`fashion-edge bench`: every (format, backend, engine options) of a bundle side by side with Keras.
 
-All latency candidates (Classifier.predict and the bare loop of every pair, plus the Keras
-baselines) are measured interleaved in rounds, so noise lands on all of them alike.
+All latency candidates (Classifier.predict and the bare loop of every entry, plus the Keras
+baselines) are measured interleaved in rounds, so noise lands on all of them alike. Fixed-rate CPU
+cost and cold start are measured in fresh processes, one per entry, so each sees only its own model.
 """
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 from dataclasses import dataclass, replace
@@ -16,18 +16,23 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from fashion_edge.benchmarks import coldstart
+from fashion_edge.benchmarks import coldstart, fixed_rate, roofline
 from fashion_edge.benchmarks.bare import bare_call
+from fashion_edge.benchmarks.environment import environment
 from fashion_edge.benchmarks.results import ResultEntry, Results
 from fashion_edge.benchmarks.stats import LatencyStats
 from fashion_edge.benchmarks.timing import measure_in_rounds, time_calls
-from fashion_edge.runtime.backends import BACKENDS, available_backends
+from fashion_edge.runtime.backends import BACKENDS, BackendSpec, available_backends
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.classifier import Classifier
+from fashion_edge.runtime.formats import FORMATS
+from fashion_edge.runtime.options import EngineOptions
 from fashion_edge.train.artifacts import library_versions
 
-SLOW_SHARE = 20          # a slow (pure-Python) backend gets 1/20 of the timed runs
+SLOW_SHARE = 20            # a slow entry (pure Python, reference kernels) gets 1/20 of the timed runs
 SLOW_ACCURACY_IMAGES = 1000
+SLOW_FORMATS = {"int16x8"}  # LiteRT runs 16-bit activations on reference kernels: milliseconds per image
+DEFAULT_RATES = (10.0, 30.0)  # a camera loop's frame rates
 
 
 @dataclass(frozen=True)
@@ -40,43 +45,87 @@ class BenchConfig:
     e2e_runs: int = 300
     cold_repeats: int = 3
     throughput_batch: int = 2000
+    rates: tuple[float, ...] = DEFAULT_RATES
+    rate_seconds: float = 4.0      # per rate and entry (at least 40 frames at 10 Hz)
+    min_accuracy: float | None = None
     data_dir: Path | None = None
 
     def effective(self) -> "BenchConfig":
         if not self.quick:
             return self
         return replace(self, runs=200, rounds=2, keras_predict_runs=20, e2e_runs=20, cold_repeats=1,
-                       throughput_batch=200)
+                       throughput_batch=200, rate_seconds=1.0)
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One (format, backend, options) under test."""
+    """One (format, backend, engine options) under test."""
 
     format: str
     backend: str
-    threads: int
+    options: EngineOptions
 
     @property
     def key(self) -> str:
-        return f"{self.format}|{self.backend}|{self.threads}"
+        return f"{self.format}|{self.backend}|{sorted(self.options.given().items())}"
 
     @property
     def slow(self) -> bool:
-        return BACKENDS[self.backend].slow
+        return BACKENDS[self.backend].slow or FORMATS[self.format].precision in SLOW_FORMATS
 
 
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
+def option_grid(spec: BackendSpec, cores: int, quick: bool) -> list[EngineOptions]:
+    """Threads 1..cores (1, 2, 4, ... and all cores); XNNPACK off and spinning on as extra entries."""
+    if not spec.options or quick:
+        return [spec.resolve(EngineOptions())]
+    threads = sorted({t for t in (1, 2, 4, 8) if t <= cores} | {cores})
+    grid = [spec.resolve(EngineOptions(threads=t)) for t in threads]
+    if "xnnpack" in spec.options:
+        grid.append(spec.resolve(EngineOptions(threads=1, xnnpack=False)))
+    if "spinning" in spec.options:  # with one thread there is no worker thread to spin
+        grid += [spec.resolve(EngineOptions(threads=t, spinning=True)) for t in threads if t > 1]
+    return list(dict.fromkeys(grid))
+
+
+def run_bench(config: BenchConfig, log: Callable[[str], None] = print) -> Results:
+    cfg = config.effective()
+    from fashion_edge.train.data import load_fashion_mnist
+
+    bundle = Bundle.load(cfg.bundle)
+    data = load_fashion_mnist(cfg.data_dir, allow_download=False)
+    model, model_path = _keras(bundle)
+    keras_logits = model.predict(data.x_test[..., None].astype(np.float32), batch_size=1000, verbose=0) if model else None
+    candidates = [Candidate(fmt, b, opts) for fmt in bundle.formats for b in available_backends(fmt)
+                  for opts in option_grid(BACKENDS[b], os.cpu_count() or 1, cfg.quick)]
+    log(f"{bundle.model}: {len(candidates)} (format, backend, options) entries + Keras baselines; "
+        f"{cfg.runs} timed runs each in {cfg.rounds} interleaved rounds")
+    roof = _roofline(bundle, candidates, cfg, log)
+    classifiers = {c.key: Classifier(bundle, format=c.format, backend=c.backend, **c.options.to_json())
+                   for c in candidates}
+    samples = _latency(bundle, candidates, classifiers, model, data.x_test[0], cfg)
+    entries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        photo = _photo(data.x_test[0], Path(tmp))
+        for c in candidates:
+            entries.append(_measure(bundle, c, classifiers[c.key], samples, photo, data, keras_logits, roof, cfg, log))
+    if model is not None:
+        entries += _keras_entries(bundle, model, model_path, keras_logits, samples, data, cfg, log)
+    settings = {"quick": cfg.quick, "runs": cfg.runs, "rounds": cfg.rounds, "keras_predict_runs": cfg.keras_predict_runs,
+                "e2e_runs": cfg.e2e_runs, "cold_start_repeats": cfg.cold_repeats, "throughput_batch": cfg.throughput_batch,
+                "rates_hz": list(cfg.rates), "rate_seconds": cfg.rate_seconds, "min_accuracy": cfg.min_accuracy}
+    env = environment(library_versions())
+    machine = {"cpu": env["cpu"], "arch": env["arch"], "cores": env["cores"], "python": env["python"],
+               "versions": env["versions"]}
+    return Results(bundle.model, machine, settings, tuple(entries), env, roof.to_json() if roof else None)
+
+
+def _keras(bundle: Bundle):
+    path = bundle.path.parent / "model.keras"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "arch": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version(),
-            "versions": library_versions()}
+        import keras
+    except ImportError:
+        return None, path
+    return (keras.saving.load_model(path, compile=False) if path.is_file() else None), path
 
 
 def _photo(pixels: np.ndarray, folder: Path) -> Path:
@@ -89,47 +138,18 @@ def _photo(pixels: np.ndarray, folder: Path) -> Path:
     return path
 
 
-def _keras(bundle: Bundle):
-    path = bundle.path.parent / "model.keras"
-    try:
-        import keras
-    except ImportError:
-        return None, path
-    return (keras.saving.load_model(path, compile=False) if path.is_file() else None), path
-
-
-def run_bench(config: BenchConfig, log: Callable[[str], None] = print) -> Results:
-    cfg = config.effective()
-    from fashion_edge.train.data import load_fashion_mnist
-
-    bundle = Bundle.load(cfg.bundle)
-    data = load_fashion_mnist(cfg.data_dir, allow_download=False)
-    model, model_path = _keras(bundle)
-    keras_logits = model.predict(data.x_test[..., None].astype(np.float32), batch_size=1000, verbose=0) if model else None
-    candidates = _candidates(bundle, cfg)
-    log(f"{bundle.model}: {len(candidates)} (format, backend, threads) entries + Keras baselines; "
-        f"{cfg.runs} timed runs each in {cfg.rounds} interleaved rounds")
-    classifiers = {c.key: Classifier(bundle, format=c.format, backend=c.backend, threads=c.threads) for c in candidates}
-    samples = _latency(bundle, candidates, classifiers, model, data.x_test[0], cfg)
-    entries = []
-    with tempfile.TemporaryDirectory() as tmp:
-        photo = _photo(data.x_test[0], Path(tmp))
-        for c in candidates:
-            entries.append(_measure(bundle, c, classifiers[c.key], samples, photo, data, keras_logits, cfg, log))
-    if model is not None:
-        entries += _keras_entries(bundle, model, model_path, keras_logits, samples, data, cfg, log)
-    settings = {"quick": cfg.quick, "runs": cfg.runs, "rounds": cfg.rounds, "keras_predict_runs": cfg.keras_predict_runs,
-                "e2e_runs": cfg.e2e_runs, "cold_start_repeats": cfg.cold_repeats, "throughput_batch": cfg.throughput_batch}
-    return Results(bundle.model, machine(), settings, tuple(entries))
-
-
-def _candidates(bundle: Bundle, cfg: BenchConfig) -> list[Candidate]:
-    found = []
-    for fmt in bundle.formats:
-        for backend in available_backends(fmt):
-            threads = [1] if BACKENDS[backend].slow or cfg.quick else [1, 2]
-            found += [Candidate(fmt, backend, t) for t in threads]
-    return found
+def _roofline(bundle: Bundle, candidates: list[Candidate], cfg: BenchConfig, log) -> roofline.Roofline | None:
+    runtimes = sorted({roofline.RUNTIME[FORMATS[c.format].family] for c in candidates} & set(
+        b for b in BACKENDS if BACKENDS[b].installed()))
+    threads = sorted({c.options.threads or 1 for c in candidates})
+    if not runtimes:
+        return None
+    start = time.perf_counter()
+    roof = roofline.measure(runtimes, threads, runs=5 if cfg.quick else 20)
+    log(f"  roofline ({', '.join(runtimes)}; threads {threads}) in {time.perf_counter() - start:.0f} s: "
+        + "; ".join(f"{rt} {kind} t{t} {v:.1f} GMAC/s" for rt, kinds in roof.gmacs.items()
+                    for kind, by_t in kinds.items() for t, v in by_t.items()))
+    return roof
 
 
 def _latency(bundle: Bundle, candidates: list[Candidate], classifiers: dict, model, one: np.ndarray,
@@ -140,7 +160,7 @@ def _latency(bundle: Bundle, candidates: list[Candidate], classifiers: dict, mod
         runs = max(cfg.runs // SLOW_SHARE, 20) if c.slow else cfg.runs
         clf = classifiers[c.key]
         calls[c.key + "|predict"] = ((lambda clf=clf: clf.predict(one)), runs)
-        calls[c.key + "|bare"] = (bare_call(c.backend, bundle.read_model(c.format), one, c.threads), runs)
+        calls[c.key + "|bare"] = (bare_call(c.backend, bundle.read_model(c.format), one, c.options), runs)
     if model is not None:
         x1 = one.reshape(1, 28, 28, 1).astype(np.float32)
         calls["keras|keras-call|predict"] = ((lambda: model(x1, training=False)), max(cfg.runs // 4, 20))
@@ -149,29 +169,43 @@ def _latency(bundle: Bundle, candidates: list[Candidate], classifiers: dict, mod
 
 
 def _measure(bundle: Bundle, c: Candidate, clf: Classifier, samples: dict, photo: Path, data, keras_logits,
-             cfg: BenchConfig, log: Callable[[str], None]) -> ResultEntry:
-    """Accuracy, e2e latency, throughput and cold start of one candidate; its latency from the rounds."""
+             roof: roofline.Roofline | None, cfg: BenchConfig, log: Callable[[str], None]) -> ResultEntry:
+    """Accuracy, e2e latency, throughput, cold start and fixed-rate cost of one candidate."""
     start = time.perf_counter()
     n_acc = SLOW_ACCURACY_IMAGES // (5 if cfg.quick else 1) if c.slow else len(data.x_test)
     top1 = clf.logits(data.x_test[:n_acc]).argmax(1)
     e2e = LatencyStats.from_seconds(time_calls(lambda: clf.predict(photo), max(cfg.e2e_runs // 10, 5) if c.slow else cfg.e2e_runs))
-    batch = data.x_test[: min(cfg.throughput_batch, 500) if c.slow else cfg.throughput_batch]
+    batch = data.x_test[: min(cfg.throughput_batch, 200) if c.slow else cfg.throughput_batch]
     t0 = time.perf_counter()
     clf.logits(batch)
     throughput = len(batch) / (time.perf_counter() - t0)
-    cold = coldstart.measure(coldstart.runtime_code(str(bundle.path), c.format, c.backend, c.threads), cfg.cold_repeats)
+    cold = coldstart.measure(coldstart.runtime_code(str(bundle.path), c.format, c.backend, c.options.to_json()),
+                             cfg.cold_repeats)
+    rates = fixed_rate.measure(str(bundle.path), c.format, c.backend, c.options,
+                               [(hz, cfg.rate_seconds) for hz in cfg.rates])
     agreement = (float((top1 == keras_logits[:n_acc].argmax(1)).mean()) if keras_logits is not None
                  else bundle.entry(c.format).parity.agreement)
+    latency = LatencyStats.from_seconds(samples[c.key + "|predict"])
+    macs = bundle.manifest.macs_per_image
+    attainable = roof.attainable(FORMATS[c.format].family, FORMATS[c.format].precision, c.options.threads) if roof else None
+    accuracy = float((top1 == data.y_test[:n_acc]).mean())
     entry = ResultEntry(
-        c.format, c.backend, {"threads": c.threads}, bundle.entry(c.format).bytes,
-        float((top1 == data.y_test[:n_acc]).mean()), int(n_acc), agreement, round(cold.seconds, 4),
-        round(cold.peak_rss_mb, 1), LatencyStats.from_seconds(samples[c.key + "|predict"]),
-        LatencyStats.from_seconds(samples[c.key + "|bare"]), e2e, round(throughput, 1),
-        bundle.manifest.macs_per_image, tuple(round(s * 1e6, 2) for s in samples[c.key + "|predict"]))
-    log(f"  {c.format:15s} {c.backend:14s} t={c.threads}  p50 {entry.latency_us.p50:8.1f} us  "
+        c.format, c.backend, c.options.to_json(), bundle.entry(c.format).bytes, accuracy, int(n_acc), agreement,
+        round(cold.seconds, 4), round(cold.peak_rss_mb, 1), latency,
+        LatencyStats.from_seconds(samples[c.key + "|bare"]), e2e, round(throughput, 1), macs,
+        tuple(round(s * 1e6, 2) for s in samples[c.key + "|predict"]), tuple(rates),
+        (macs / (latency.p50 * 1e-6) / (attainable * 1e9)) if attainable and macs else None,
+        "below floor" if cfg.min_accuracy is not None and accuracy < cfg.min_accuracy else "ok")
+    rate = rates[0]
+    log(f"  {c.format:15s} {c.backend:14s} {_opts(c.options):22s} p50 {latency.p50:8.1f} us  "
         f"bare {entry.bare_latency_us.p50:8.1f} us  e2e {e2e.p50:8.1f} us  cold {cold.seconds:5.2f} s  "
-        f"{cold.peak_rss_mb:6.1f} MB  [{time.perf_counter() - start:.1f} s]")
+        f"{cold.peak_rss_mb:6.1f} MB  @{rate.hz:.0f} Hz {rate.cpu_ms_per_inference:.2f} ms CPU  "
+        f"[{time.perf_counter() - start:.1f} s]")
     return entry
+
+
+def _opts(options: EngineOptions) -> str:
+    return " ".join(f"{k}={v}" for k, v in options.given().items())
 
 
 def _keras_entries(bundle: Bundle, model, model_path: Path, keras_logits, samples: dict, data, cfg: BenchConfig,
@@ -187,7 +221,8 @@ def _keras_entries(bundle: Bundle, model, model_path: Path, keras_logits, sample
         entries.append(ResultEntry(
             "keras", backend, {"threads": None}, model_path.stat().st_size, accuracy, len(data.y_test), 1.0,
             round(cold.seconds, 4), round(cold.peak_rss_mb, 1), latency, latency, None, round(throughput, 1),
-            bundle.manifest.macs_per_image, tuple(round(s * 1e6, 2) for s in samples[f"keras|{backend}|predict"])))
-        log(f"  {'keras':15s} {backend:14s}      p50 {latency.p50:8.1f} us  cold {cold.seconds:5.2f} s  "
+            bundle.manifest.macs_per_image, tuple(round(s * 1e6, 2) for s in samples[f"keras|{backend}|predict"]),
+            status="below floor" if cfg.min_accuracy is not None and accuracy < cfg.min_accuracy else "ok"))
+        log(f"  {'keras':15s} {backend:14s} {'':22s} p50 {latency.p50:8.1f} us  cold {cold.seconds:5.2f} s  "
             f"{cold.peak_rss_mb:6.1f} MB")
     return entries

@@ -72,18 +72,49 @@ def _run_info(args: argparse.Namespace) -> int:
 
 
 def _run_bench(args: argparse.Namespace) -> int:
+    from fashion_edge.runtime.errors import UsageError
+
+    if args.action:
+        if args.action[0] != "compare" or len(args.action) != 3:
+            raise UsageError("bench takes no arguments, or: bench compare A.json B.json")
+        from fashion_edge.benchmarks.compare import compare
+        from fashion_edge.benchmarks.results import Results
+
+        print(compare(Results.load(Path(args.action[1])), Results.load(Path(args.action[2]))), end="")
+        return 0
     from fashion_edge.benchmarks.results import write
-    from fashion_edge.benchmarks.runner import BenchConfig, run_bench
+    from fashion_edge.benchmarks.runner import DEFAULT_RATES, BenchConfig, run_bench
 
     bundles = args.bundle or [str(p) for p in sorted(Path(args.artifacts).glob("*/bundle"))]
     if not bundles:
         from fashion_edge.runtime.errors import BundleError
 
         raise BundleError(f"no bundles under {args.artifacts}/: run fashion-edge export first")
+    if any(r <= 0 or r > 1000 for r in args.rate or []):
+        raise UsageError("--rate takes a frame rate in Hz, above 0 and at most 1000")
+    if args.min_accuracy is not None and not 0 <= args.min_accuracy <= 1:
+        raise UsageError("--min-accuracy is a fraction, e.g. 0.93")
+    below = []
     for bundle in bundles:
-        results = run_bench(BenchConfig(bundle=Path(bundle), quick=args.quick, data_dir=args.data))
+        config = BenchConfig(bundle=Path(bundle), quick=args.quick, data_dir=args.data,
+                             rates=tuple(args.rate or DEFAULT_RATES), min_accuracy=args.min_accuracy)
+        results = run_bench(config)
         folder = write(results, Path(bundle).parent / "bench")
-        print(f"wrote {folder}/results.json, results.md, latency.png")
+        print(f"wrote {folder}/results.json, results.md, latency.png, pareto.png")
+        below += [f"{results.model} {e.label}: {100 * e.accuracy:.2f}%" for e in results.failed]
+    if below:
+        print(f"fashion-edge bench: error: accuracy below --min-accuracy {args.min_accuracy}: " + "; ".join(below),
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_pack(args: argparse.Namespace) -> int:
+    from fashion_edge.deploy.pack import pack
+
+    kit = pack(Path(args.bundle), extra=args.extra, out=Path(args.out), wheel=args.wheel, source=args.source)
+    print(f"wrote {kit.path} ({kit.bytes / 1e6:.1f} MB, {kit.files} files, {kit.wheel}); on the Pi: "
+          f"tar xzf {kit.path.name} && sudo {kit.path.name.removesuffix('.tar.gz')}/install.sh --enable-service")
     return 0
 
 
@@ -93,6 +124,21 @@ def _run_report(args: argparse.Namespace) -> int:
     path = write_report(Path(args.artifacts))
     print(f"wrote {path}")
     return 0
+
+
+def _on_off(value: str) -> bool:
+    if value not in ("on", "off"):
+        raise argparse.ArgumentTypeError("use on or off")
+    return value == "on"
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """Engine options (runtime/options.py); unset ones take the backend's default from the registry."""
+    p.add_argument("--threads", type=int, default=None, help="inference threads (default: the backend's, 1)")
+    p.add_argument("--xnnpack", type=_on_off, default=None, metavar="on|off",
+                   help="TFLite backends: XNNPACK delegate (default on)")
+    p.add_argument("--spinning", type=_on_off, default=None, metavar="on|off",
+                   help="onnxruntime: busy-waiting intra-op threads (default off)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"one of {', '.join(FORMATS)} (default: {DEFAULT_FORMAT})")
     p.add_argument("--backend", default=None, choices=list(BACKENDS), metavar="BACKEND",
                    help=f"one of {', '.join(BACKENDS)} (default: the best installed for the format)")
-    p.add_argument("--threads", type=int, default=None)
+    add_engine_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     p.add_argument("--probabilities", action="store_true", help="with --json: include all 10 probabilities")
     p.set_defaults(run=_run_predict)
@@ -146,12 +192,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle")
     p.set_defaults(run=_run_info)
 
-    p = sub.add_parser("bench", help="latency, cold start, memory, size, accuracy of every format/backend")
+    p = sub.add_parser("bench", help="latency, CPU cost, cold start, memory, size, accuracy of every format/backend; "
+                                     "`bench compare A.json B.json` sets two runs side by side")
+    p.add_argument("action", nargs="*", metavar="compare A.json B.json", help="compare two results.json files")
     p.add_argument("--bundle", action="append", help="a bundle (repeatable; default: every artifacts/*/bundle)")
     p.add_argument("--artifacts", default="artifacts")
     p.add_argument("--quick", action="store_true", help="few runs: a smoke test, not a measurement")
+    p.add_argument("--rate", type=float, action="append", metavar="HZ",
+                   help="fixed-rate CPU cost at this frame rate (repeatable; default: 10 and 30)")
+    p.add_argument("--min-accuracy", type=float, default=None, metavar="A",
+                   help="fail (exit 1) when any entry's test accuracy is below A (a fraction)")
     p.add_argument("--data", type=Path, default=None)
     p.set_defaults(run=_run_bench, tensorflow=True)
+
+    p = sub.add_parser("pack", help="one archive to copy to a Raspberry Pi: wheel, verified bundle, service, install.sh")
+    p.add_argument("bundle", help="e.g. artifacts/edge/bundle")
+    p.add_argument("--extra", default="litert", choices=["litert", "onnx"], help="the backend the Pi installs")
+    p.add_argument("--out", default="dist", help="folder for the archive (default: dist)")
+    p.add_argument("--wheel", type=Path, default=None, help="a fashion-edge wheel (default: build one from --source)")
+    p.add_argument("--source", type=Path, default=None, help="the fashion-edge source tree (default: the current folder)")
+    p.set_defaults(run=_run_pack)
 
     p = sub.add_parser("report", help="(re)write artifacts/REPORT.md from what the stages wrote")
     p.add_argument("--artifacts", default="artifacts")

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Prove a bundle on a Raspberry Pi userland: Debian bookworm arm64 (= 64-bit Raspberry Pi OS),
-# emulated with qemu-user. Installs the project's wheel from PyPI deps with [litert] and with [onnx]
-# (no TensorFlow), runs `fashion-edge predict` and the golden vectors, compares with this host.
+# emulated with qemu-user, installed the way README's "Raspberry Pi" section tells a user to: the
+# deploy kit (`fashion-edge pack`) copied in and installed with its install.sh (tampered kit refused,
+# install, upgrade, rollback), then doctor and the golden outputs on each Pi's CPU (Cortex-A53, A72,
+# A76), `fashion-edge predict`, and `fashion-edge serve` started as its systemd unit would and asked
+# over loopback from this host.
 #
 #   bash deploy/pi-check.sh BUNDLE            (root; `make pi-check` builds the bundle first)
 #
@@ -12,6 +15,8 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 ROOT=${PI_ROOT:-/var/cache/fashion-edge/pi-bookworm-arm64}
 CPU=${QEMU_CPU:-cortex-a72}            # Pi 4; cortex-a76 for a Pi 5
 HOSTPY=${HOSTPY:-$REPO/.venv/bin/python}
+FE=${FE:-$REPO/.venv/bin/fashion-edge}
+SERVE_PID=
 start=$(date +%s)
 log() { echo "pi-check: $*"; }
 
@@ -61,25 +66,79 @@ else
 fi
 # Only proc is mounted; never /dev or /sys, so removing $ROOT can never reach the host's files.
 
-# 3. What goes onto the "Pi": the wheel, the bundle, a few images, the host's answers.
+# 3. The kit, exactly as README's "Raspberry Pi" section builds it (on the build machine).
 WORK="$ROOT/opt/fashion-edge-check"
 rm -rf "$WORK" && mkdir -p "$WORK"
-"$HOSTPY" -m pip wheel --no-deps --no-build-isolation -q -w "$WORK" "$REPO"
-cp -r "$BUNDLE" "$WORK/bundle"
-"$HOSTPY" "$REPO/deploy/pi_expected.py" "$WORK/bundle" "$WORK"
+DIST=$(mktemp -d)
+trap 'umount "$ROOT/proc" 2>/dev/null || true; rm -rf "$DIST"; kill $SERVE_PID 2>/dev/null || true' EXIT
+(cd "$REPO" && "$FE" pack "$BUNDLE" --out "$DIST" >/dev/null)
+(cd "$REPO" && "$FE" pack "$BUNDLE" --extra onnx --out "$DIST" >/dev/null)
+KIT=$(basename "$DIST"/fashion-edge-*-pi.tar.gz)
+KIT_ONNX=$(basename "$DIST"/fashion-edge-*-pi-onnx.tar.gz)
+log "kit $KIT: $(du -h "$DIST/$KIT" | cut -f1); $KIT_ONNX: $(du -h "$DIST/$KIT_ONNX" | cut -f1)"
+"$HOSTPY" "$REPO/deploy/pi_expected.py" "$BUNDLE" "$WORK"
 cp "$REPO/deploy/pi_compare.py" "$WORK/"
 cp /etc/ssl/certs/ca-certificates.crt "$WORK/ca.crt"
-WHEEL=$(basename "$WORK"/fashion_edge-*.whl)
+# "scp" to the Pi: the user's home in the emulated root
+rm -rf "$ROOT/root/kits" && mkdir -p "$ROOT/root/kits" && cp "$DIST/$KIT" "$DIST/$KIT_ONNX" "$ROOT/root/kits/"
 
-# 4. Inside: one venv per backend extra, pip isolated from the host's configuration.
-for extra in litert onnx; do
-  log "[$extra] pip install $WHEEL[$extra] (aarch64 wheels from PyPI)"
-  QEMU_CPU=$CPU chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-      PIP_CERT=/opt/fashion-edge-check/ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 LANG=C.UTF-8 QEMU_CPU=$CPU \
-      sh -c "set -e; [ -x /opt/venv-$extra/bin/python ] || python3 -m venv /opt/venv-$extra
-             /opt/venv-$extra/bin/pip install -q '/opt/fashion-edge-check/$WHEEL[$extra]'
-             /opt/venv-$extra/bin/pip install -q --no-deps --force-reinstall /opt/fashion-edge-check/$WHEEL
-             cd /opt/fashion-edge-check
-             /opt/venv-$extra/bin/python pi_compare.py bundle $extra"
+# Inside the "Pi": a clean environment, pip isolated from the host's configuration.
+on_pi() {  # on_pi CPU COMMAND...
+  local cpu=$1; shift
+  QEMU_CPU=$cpu chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+      PIP_CERT=/opt/fashion-edge-check/ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 LANG=C.UTF-8 QEMU_CPU=$cpu \
+      sh -c "$*"
+}
+rm -rf "$ROOT/opt/fashion-edge" "$ROOT/opt/fashion-edge-onnx"
+
+# 4. install.sh: refuse a tampered kit, install, upgrade in place, roll back.
+log "tampered kit: one byte of the model changed inside the archive"
+on_pi "$CPU" "cd /root/kits && rm -rf t && mkdir t && cd t && tar xzf ../$KIT && \
+  printf 'X' | dd of=\$(ls -d fashion-edge-*)/bundle/int8.tflite bs=1 seek=100 conv=notrunc 2>/dev/null && \
+  if \$(ls -d fashion-edge-*)/install.sh; then echo 'pi-check: FAIL: tampered kit installed'; exit 1; fi; \
+  test ! -e /opt/fashion-edge/current && echo 'pi-check: tampered kit refused, nothing installed'"
+log "first install"
+on_pi "$CPU" "cd /root/kits && tar xzf $KIT && ${KIT%.tar.gz}/install.sh"
+log "upgrade (install.sh again)"
+on_pi "$CPU" "cd /root/kits && ${KIT%.tar.gz}/install.sh"
+on_pi "$CPU" "test \$(readlink /opt/fashion-edge/current) != \$(readlink /opt/fashion-edge/previous)"
+log "[onnx] kit into its own prefix"
+on_pi "$CPU" "cd /root/kits && tar xzf $KIT_ONNX && ${KIT_ONNX%.tar.gz}/install.sh --prefix /opt/fashion-edge-onnx"
+
+# 5. Predictions and golden outputs vs this host, and doctor, on each Pi's CPU.
+for cpu in cortex-a53 cortex-a72 cortex-a76; do   # Pi 3 / Zero 2 W, Pi 4, Pi 5
+  for prefix in /opt/fashion-edge /opt/fashion-edge-onnx; do
+    log "[$cpu] $prefix: doctor"
+    on_pi "$cpu" "$prefix/current/venv/bin/fashion-edge doctor --bundle $prefix/current/bundle"
+    on_pi "$cpu" "cd /opt/fashion-edge-check && $prefix/current/venv/bin/python pi_compare.py $prefix/current/bundle"
+  done
 done
+
+# 6. The service, started as the unit's ExecStart does (no systemd in a chroot), asked from the host.
+PORT=${PI_PORT:-18080}
+EXEC=$(sed -n 's/^ExecStart=//p' "$ROOT/opt/fashion-edge/current/fashion-edge.service" | sed "s/--port [0-9]*/--port $PORT/")
+log "service: $EXEC"
+on_pi "$CPU" "exec $EXEC" > "$WORK/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 1 300); do
+  curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
+  kill -0 $SERVE_PID 2>/dev/null || { cat "$WORK/serve.log"; echo "pi-check: serve exited" >&2; exit 1; }
+  sleep 1
+done
+PHOTO="$WORK/images/photo.jpg"
+got=$(curl -fsS --data-binary @"$PHOTO" -H 'Content-Type: image/jpeg' "http://127.0.0.1:$PORT/v1/classify")
+"$HOSTPY" - "$got" "$WORK/expected.json" <<'PY'
+import json, sys
+got, expected = json.loads(sys.argv[1]), json.load(open(sys.argv[2]))
+want = expected["photo"]
+ok = got["label_id"] == want
+print(f"pi-check: classify over loopback (arm64 service, host curl): {got['label']} "
+      f"({100 * got['confidence']:.1f}%), host says {want}: {'ok' if ok else 'FAIL'}")
+sys.exit(0 if ok else 1)
+PY
+kill -TERM $SERVE_PID && wait $SERVE_PID || { echo "pi-check: serve did not exit 0 on SIGTERM" >&2; exit 1; }
+SERVE_PID=
+log "rollback"
+on_pi "$CPU" "cd /root/kits && ${KIT%.tar.gz}/install.sh --rollback"
+on_pi "$CPU" "/opt/fashion-edge/current/venv/bin/fashion-edge predict /opt/fashion-edge-check/images/photo.jpg --bundle /opt/fashion-edge/current/bundle"
 log "done in $(( $(date +%s) - start )) s; arm64 root uses $(du -sh --exclude=./proc "$ROOT" 2>/dev/null | cut -f1)"

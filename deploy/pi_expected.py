@@ -23,7 +23,11 @@ def main(bundle_path: str, out: str) -> None:
         path = out_dir / "images" / f"golden{i:02d}.png"
         Image.fromarray(pixels).save(path)
         paths.append(path.name)
-    expected = {}
+    photo = Image.new("RGB", (320, 320), "white")
+    photo.paste(Image.fromarray(255 - golden.images[0]).resize((224, 224), Image.Resampling.BICUBIC).convert("RGB"),
+                (40, 60))
+    photo.save(out_dir / "images" / "photo.jpg", "JPEG", quality=90)
+    expected: dict = {"photo": Classifier(bundle).predict(out_dir / "images" / "photo.jpg").label_id}
     for fmt in bundle.formats:
         backend = available_backends(fmt)[0]
         clf = Classifier(bundle, format=fmt, backend=backend)

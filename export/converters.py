@@ -13,7 +13,6 @@ from typing import Callable
 from fashion_edge.export import device_checks, onnx_export, ort_export, tflite_export
 from fashion_edge.export.calibration import Choice, HeldOut, search
 from fashion_edge.runtime.backends import choose_backend, open_backend
-from fashion_edge.runtime.backends.onnx import SAVED_RUNTIME_OPTIMIZATIONS
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.formats import FORMATS, Format
 from fashion_edge.runtime.manifest import DeviceReport, OrtBuild
@@ -114,5 +113,5 @@ def _onnx_qdq(ctx: BuildContext, fmt: Format) -> Built:
 def _ort(ctx: BuildContext, fmt: Format) -> Built:
     source = ctx.build(fmt.source)
     converted = ort_export.convert(source.model)
-    ort = OrtBuild(ort_export.OPTIMIZATION_STYLE, {SAVED_RUNTIME_OPTIMIZATIONS: "1"}, converted.required_operators)
+    ort = OrtBuild(ort_export.OPTIMIZATION_STYLE, converted.required_operators)
     return Built(converted.model, ort=ort, output_step=source.output_step)

@@ -20,6 +20,7 @@ from fashion_edge.export.converters import BuildContext
 from fashion_edge.train.macs import count_macs
 from fashion_edge.export.parity import compare, size_checks
 from fashion_edge.runtime.backends import choose_backend, open_backend
+from fashion_edge.runtime.backends.onnx import session_config as onnx_session_config
 from fashion_edge.runtime.bundle import describe_device, sha256_bytes
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.extras import require
@@ -150,7 +151,8 @@ def _export_format(ctx: BuildContext, name: str, model: str, reference: Referenc
         TensorSpec(inp.name, inp.dtype, inp.shape, inp.scale, inp.zero_point),
         TensorSpec(out.name, out.dtype, out.shape, out.scale, out.zero_point),
         backend, parity, fmt.golden_atol(out.scale or built.output_step), device,
-        ctx.build(recipe_of).choice.recipe.name if recipe_of else None, built.ort)
+        ctx.build(recipe_of).choice.recipe.name if recipe_of else None, built.ort,
+        onnx_session_config(built.model) if fmt.family != "tflite" else {})
     verdict = "ok" if parity.passed else "FAIL: " + "; ".join(parity.failures)
     log(f"  {name:15s} {entry.bytes:>9,} B  acc {100 * parity.accuracy:.2f}%  agree {100 * parity.agreement:.2f}%  "
         f"max|Δ| {parity.max_abs_logit_diff:.2e}  [{backend}, {time.perf_counter() - start:.1f} s]  {verdict}")

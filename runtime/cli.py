@@ -13,7 +13,8 @@ from fashion_edge.runtime.errors import FashionEdgeError
 
 def run_predict(args: argparse.Namespace) -> int:
     """Predict every image; a bad one is reported (one line) and the rest still run. Exit 1 if any failed."""
-    clf = Classifier(args.bundle, format=args.format, backend=args.backend, threads=args.threads)
+    clf = Classifier(args.bundle, format=args.format, backend=args.backend, threads=args.threads,
+                     xnnpack=args.xnnpack, spinning=args.spinning)
     failed = 0
     for path in args.images:
         try:

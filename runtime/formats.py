@@ -95,6 +95,9 @@ _LINEAR_INT8 = Gate(0.975, max_accuracy_drop=0.005, why=(
     "the seed's linear model: its 8-bit output step (~0.27 over a ~70-wide logit range) exceeds many "
     "top-2 margins of this near-tie-heavy model; measured 97.8%, not improved by 5k-20k calibration "
     "images or percentile/entropy calibration, while accuracy rises. tflite-int16x8 is its precise int file"))
+_INT16X8 = Gate(0.995, max_accuracy_drop=0.003, why=(
+    "16-bit activations make rounding 256 times finer than int8: the seed's linear model too must keep "
+    ">= 99.5% (its int8 file cannot)"))
 _TFLITE_RUNTIME_DYNAMIC = "tflite-runtime 2.14 lacks the FULLY_CONNECTED v12 kernel this file needs"
 
 FORMATS: Mapping[str, Format] = MappingProxyType({f.name: f for f in (
@@ -108,6 +111,8 @@ FORMATS: Mapping[str, Format] = MappingProxyType({f.name: f for f in (
     Format("tflite-int8", "tflite", "int8.tflite", "int8", "tflite", _INT8, calibrated=True,
            model_gates={"linear": _LINEAR_INT8}, size_limit=SizeLimit("tflite-float32", 0.30, ("edge",)),
            summary="uint8 pixels -> uint8 logits (scale/zero point in the manifest)"),
+    Format("tflite-int16x8", "tflite", "int16x8.tflite", "int16x8", "tflite", _INT16X8, calibrated=True,
+           summary="int16 activations, int8 weights; float32 in/out (16x8 quantization)"),
     Format("onnx-float32", "onnx", "float32.onnx", "float32", "onnx-float", _FLOAT,
            summary="float32 pixels -> float32 logits"),
     Format("onnx-int8", "onnx", "int8.onnx", "int8", "onnx-qdq", _INT8, source="onnx-float32", calibrated=True,

@@ -144,19 +144,17 @@ class DeviceReport:
 
 @dataclass(frozen=True)
 class OrtBuild:
-    """How an ORT-format file must be run, and the operators a custom minimal ONNX Runtime needs."""
+    """How an ORT-format file was converted, and the operators a custom minimal ONNX Runtime needs."""
 
     optimization_style: str
-    session_config: Mapping[str, str]
     required_operators: str
 
     @classmethod
     def read(cls, o: Obj) -> "OrtBuild":
-        return cls(o.str("optimization_style"), o.str_mapping("session_config"), o.str("required_operators"))
+        return cls(o.str("optimization_style"), o.str("required_operators"))
 
     def to_json(self) -> dict:
-        return {"optimization_style": self.optimization_style, "session_config": dict(self.session_config),
-                "required_operators": self.required_operators}
+        return {"optimization_style": self.optimization_style, "required_operators": self.required_operators}
 
 
 def check_relative_file(o: Obj, key: str, value: str, subfolders: bool = False) -> str:
@@ -201,6 +199,8 @@ class FormatEntry:
     device: DeviceReport | None = None
     calibration_recipe: str | None = None
     ort: OrtBuild | None = None
+    # ONNX Runtime session config entries the file needs to compute what the export measured
+    session_config: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def read(cls, name: str, o: Obj) -> "FormatEntry":
@@ -215,7 +215,8 @@ class FormatEntry:
         return cls(name, file, o.int("bytes", minimum=1), sha, TensorSpec.read(o.obj("input")),
                    TensorSpec.read(o.obj("output")), o.str("parity_backend"), Parity.read(o.obj("parity")),
                    o.float("golden_atol", minimum=0.0), DeviceReport.read(device) if device else None,
-                   o.str("calibration_recipe", optional=True), OrtBuild.read(ort) if ort else None)
+                   o.str("calibration_recipe", optional=True), OrtBuild.read(ort) if ort else None,
+                   o.str_mapping("session_config", optional=True) or {})
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {"file": self.file, "bytes": self.bytes, "sha256": self.sha256,
@@ -228,6 +229,8 @@ class FormatEntry:
             out["calibration_recipe"] = self.calibration_recipe
         if self.ort:
             out["ort"] = self.ort.to_json()
+        if self.session_config:
+            out["session_config"] = dict(self.session_config)
         return out
 
 

@@ -26,12 +26,21 @@ const images = golden.images; // uint8 pixels, already preprocessed (fashion-mni
 let failures = 0;
 const checked = new Set();
 
-// ONNX/ORT: onnxruntime-node. ORT-format files carry saved runtime optimizations (CPU fusions);
-// replay them as the Python runtime does, only for files whose hash matched the manifest.
+// ONNX/ORT: onnxruntime-node, with the session config entries the manifest lists for the file
+// (e.g. session.x64quantprecision: no int8 saturation on x86 CPUs without VNNI; ORT-format files'
+// saved runtime optimizations, replayed only because the file's hash matched the manifest).
+// onnxruntime-js takes them as nested objects: {session: {x64quantprecision: "1"}}.
+function sessionOptions(entry) {
+  const extra = {};
+  for (const [key, value] of Object.entries(entry.session_config || {})) {
+    const [head, ...rest] = key.split(".");
+    extra[head] = { ...(extra[head] || {}), [rest.join(".")]: value };
+  }
+  return { extra };
+}
+
 async function onnxRunner(name, entry, bytes) {
-  const options = name.startsWith("ort-")
-    ? { extra: { session: { enable_saved_runtime_optimizations: "1" } } } : {};
-  const session = await ort.InferenceSession.create(bytes, options);
+  const session = await ort.InferenceSession.create(bytes, sessionOptions(entry));
   return async (data, shape) => {
     const output = await session.run({ [entry.input.name]: new ort.Tensor(entry.input.dtype, data, shape) });
     return output[entry.output.name].data;

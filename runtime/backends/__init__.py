@@ -16,6 +16,7 @@ from typing import Mapping
 from fashion_edge.runtime.backends.base import Backend, TensorInfo
 from fashion_edge.runtime.errors import MissingExtraError, UsageError
 from fashion_edge.runtime.formats import FORMATS, get_format
+from fashion_edge.runtime.options import EngineOptions
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,20 @@ class BackendSpec:
     extra: str                   # pip install "fashion-edge[extra]"
     families: tuple[str, ...]    # kinds of files it runs
     implementation: str          # "module:Class", imported on first use
+    options: tuple[str, ...] = ()            # engine options it honours (see runtime/options.py)
+    defaults: EngineOptions = EngineOptions()  # what None means for it (chosen from `fashion-edge bench`)
     slow: bool = False           # pure Python: benchmarks and studies give it fewer runs
     summary: str = ""
+
+    def resolve(self, options: EngineOptions) -> EngineOptions:
+        """The options this backend will run with: the caller's, else its defaults; unknown ones refused."""
+        extra = [k for k in options.given() if k not in self.options]
+        if extra:
+            able = [b.name for b in BACKENDS.values() if set(extra) <= set(b.options)]
+            raise UsageError(f"{self.name} has no {' or '.join(extra)} option"
+                             + (f" (it applies to {', '.join(able)})" if able else ""))
+        merged = {**self.defaults.given(), **options.given()}
+        return EngineOptions(**{k: v for k, v in merged.items() if k in self.options})
 
     def installed(self) -> bool:
         try:
@@ -41,13 +54,16 @@ class BackendSpec:
 
 BACKENDS: Mapping[str, BackendSpec] = MappingProxyType({b.name: b for b in (
     BackendSpec("litert", "ai_edge_litert", "litert", ("tflite",),
-                "fashion_edge.runtime.backends.tflite:LiteRTBackend",
+                "fashion_edge.runtime.backends.tflite:LiteRTBackend", ("threads", "xnnpack"),
+                EngineOptions(threads=1, xnnpack=True),
                 summary="ai-edge-litert: Google's maintained LiteRT runtime (XNNPACK on CPU)"),
     BackendSpec("tflite-runtime", "tflite_runtime", "tflite", ("tflite",),
-                "fashion_edge.runtime.backends.tflite:TFLiteRuntimeBackend",
+                "fashion_edge.runtime.backends.tflite:TFLiteRuntimeBackend", ("threads", "xnnpack"),
+                EngineOptions(threads=1, xnnpack=True),
                 summary="tflite-runtime 2.14: legacy, numpy<2, its own venv"),
     BackendSpec("onnxruntime", "onnxruntime", "onnx", ("onnx", "ort"),
-                "fashion_edge.runtime.backends.onnx:OnnxRuntimeBackend",
+                "fashion_edge.runtime.backends.onnx:OnnxRuntimeBackend", ("threads", "spinning"),
+                EngineOptions(threads=1, spinning=False),
                 summary="ONNX Runtime (CPU execution provider); also loads ORT-format files"),
     BackendSpec("onnx-reference", "onnx", "onnx-reference", ("onnx",),
                 "fashion_edge.runtime.backends.onnx:OnnxReferenceBackend", slow=True,
@@ -99,9 +115,9 @@ def backend_class(name: str) -> type:
     return getattr(importlib.import_module(module), cls)
 
 
-def open_backend(name: str, model: bytes, threads: int | None = None) -> Backend:
-    return backend_class(name)(model, threads)
+def open_backend(name: str, model: bytes, options: EngineOptions | None = None) -> Backend:
+    return backend_class(name)(model, get_backend(name).resolve(options or EngineOptions()))
 
 
-__all__ = ["BACKENDS", "Backend", "BackendSpec", "TensorInfo", "available_backends", "backend_class",
+__all__ = ["BACKENDS", "Backend", "BackendSpec", "EngineOptions", "TensorInfo", "available_backends", "backend_class",
            "backends_for", "choose_backend", "get_backend", "is_installed", "open_backend"]

@@ -8,6 +8,7 @@ import numpy as np
 from fashion_edge.runtime.backends.base import TensorInfo
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.extras import require
+from fashion_edge.runtime.options import EngineOptions
 from fashion_edge.runtime.quiet import captured_native_output
 
 
@@ -29,17 +30,21 @@ class TFLiteBackend:
     interpreter_module = ""
 
     @classmethod
-    def _interpreter(cls, model: bytes, threads: int | None):
+    def _interpreter(cls, model: bytes, options: EngineOptions):
         from fashion_edge.runtime.backends import get_backend
 
         module = require(cls.interpreter_module, get_backend(cls.name).extra, f"the {cls.name} backend")
+        resolver = module.OpResolverType.AUTO if options.xnnpack is not False else \
+            module.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES  # built-in kernels, no XNNPACK
         with captured_native_output(stdout=False):  # "INFO: Created ... XNNPACK delegate"
-            return module.Interpreter(model_content=model, num_threads=threads)
+            return module.Interpreter(model_content=model, num_threads=options.threads,
+                                      experimental_op_resolver_type=resolver)
 
-    def __init__(self, model: bytes, threads: int | None = None) -> None:
+    def __init__(self, model: bytes, options: EngineOptions = EngineOptions()) -> None:
         name = self.name
+        self.options = options
         try:
-            self._interp = self._interpreter(model, threads)
+            self._interp = self._interpreter(model, options)
             with captured_native_output(stdout=False):
                 self._interp.allocate_tensors()
             (inp,), (out,) = self._interp.get_input_details(), self._interp.get_output_details()
@@ -49,21 +54,25 @@ class TFLiteBackend:
         self._in, self._out = inp["index"], out["index"]
         self._batch = int(inp["shape"][0])
         self._one_shape = (1, *self.input.shape[1:])
-        if self._batch != 1:
-            self._resize(1)
+        self._resize(1)
 
     def _resize(self, n: int) -> None:
-        self._interp.resize_tensor_input(self._in, [n, *self.input.shape[1:]], strict=False)
-        self._interp.allocate_tensors()
+        if n != int(self._interp.get_input_details()[0]["shape"][0]):
+            self._interp.resize_tensor_input(self._in, [n, *self.input.shape[1:]], strict=False)
+            self._interp.allocate_tensors()
         self._batch = n
+        # Zero-copy access to the interpreter's own buffers (valid until the next allocation): the
+        # batch-of-one path writes pixels straight in and reads logits straight out.
+        self._input_view, self._output_view = self._interp.tensor(self._in), self._interp.tensor(self._out)
 
     def run_one(self, x: np.ndarray) -> np.ndarray:
+        """Batch of one. Returns a VIEW of the output buffer: read it before the next call (Session does)."""
         try:
             if self._batch != 1:
                 self._resize(1)
-            self._interp.set_tensor(self._in, x)
+            self._input_view()[...] = x
             self._interp.invoke()
-            return self._interp.get_tensor(self._out)
+            return self._output_view()
         except (ValueError, RuntimeError) as exc:  # a malformed model can load yet fail to run
             raise BundleError(f"{self.name} failed to run this TFLite model: {_first_line(exc)}") from exc
 
@@ -78,13 +87,15 @@ class TFLiteBackend:
             raise BundleError(f"{self.name} failed to run this TFLite model: {_first_line(exc)}") from exc
 
     @classmethod
-    def bare(cls, model: bytes, pixels: np.ndarray, threads: int | None) -> Callable[[], object]:
+    def bare(cls, model: bytes, pixels: np.ndarray, options: EngineOptions) -> Callable[[], object]:
         """The library's own set-input / invoke / get-output loop, none of our code in it (benchmarks)."""
-        interp = cls._interpreter(model, threads)
+        interp = cls._interpreter(model, options)
         (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
-        interp.resize_tensor_input(inp["index"], [1, *pixels.shape[-3:]], strict=False)
-        interp.allocate_tensors()
-        x = pixels.reshape(1, *pixels.shape[-3:]).astype(inp["dtype"])
+        one = [1, *(int(d) for d in inp["shape"][1:])]
+        interp.resize_tensor_input(inp["index"], one, strict=False)
+        with captured_native_output(stdout=False):
+            interp.allocate_tensors()
+        x = pixels.reshape(one).astype(inp["dtype"])
         i, o = inp["index"], out["index"]
         set_tensor, invoke, get_tensor = interp.set_tensor, interp.invoke, interp.get_tensor
 

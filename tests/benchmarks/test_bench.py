@@ -36,7 +36,7 @@ def test_rounds_interleave_candidates_and_keep_exact_counts():
 
 def _entry(**overrides):
     stats = {"mean": 2.0, "p50": 2.0, "p90": 3.0, "p99": 4.0, "min": 1.0, "max": 5.0, "n": 10}
-    entry = {"format": "tflite-int8", "backend": "litert", "options": {"threads": 1}, "size_bytes": 10,
+    entry = {"format": "tflite-int8", "backend": "litert", "options": {"threads": 1, "xnnpack": True}, "size_bytes": 10,
              "accuracy": 0.9, "accuracy_images": 10000, "agreement_with_keras": 0.99, "cold_start_s": 0.1,
              "peak_rss_mb": 40.0, "latency_us": stats, "bare_latency_us": {**stats, "p50": 1.9},
              "e2e_latency_us": stats, "throughput_ips": 1000.0}
@@ -94,3 +94,54 @@ def test_quick_bench_on_a_real_bundle_writes_valid_results(linear_bundle):
         assert 0.5 < e.accuracy <= 1 and e.peak_rss_mb > 10 and e.cold_start_s > 0
     assert "| tflite-int8 | litert |" in (folder / "results.md").read_text()
     assert (folder / "latency.png").stat().st_size > 5000
+
+
+def test_option_grid_covers_threads_xnnpack_and_spinning():
+    from fashion_edge.benchmarks.runner import option_grid
+    from fashion_edge.runtime.backends import BACKENDS
+
+    lite = option_grid(BACKENDS["litert"], cores=4, quick=False)
+    assert [(o.threads, o.xnnpack) for o in lite] == [(1, True), (2, True), (4, True), (1, False)]
+    ort = option_grid(BACKENDS["onnxruntime"], cores=2, quick=False)
+    assert [(o.threads, o.spinning) for o in ort] == [(1, False), (2, False), (2, True)]
+    assert option_grid(BACKENDS["onnx-reference"], cores=8, quick=False) == [BACKENDS["onnx-reference"].resolve(
+        BACKENDS["onnx-reference"].defaults)]
+    assert len(option_grid(BACKENDS["litert"], cores=16, quick=True)) == 1
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    from fashion_edge.benchmarks.pareto import front
+
+    points = [(100, 0.93), (50, 0.92), (200, 0.94), (120, 0.92), (50, 0.91), (300, 0.94)]
+    assert front(points) == [0, 1, 2]  # (120, .92) is slower than (50, .92); (300, .94) slower than (200, .94)
+
+
+def test_compare_sets_two_runs_side_by_side_as_ratios():
+    from fashion_edge.benchmarks.compare import compare
+
+    a = Results.from_json(_results(_entry()))
+    slow = {"mean": 8.0, "p50": 8.0, "p90": 9.0, "p99": 10.0, "min": 4.0, "max": 12.0, "n": 10}
+    b = Results.from_json({**_results(_entry(latency_us=slow), _entry(backend="tflite-runtime")),
+                           "machine": {"cpu": "Cortex-A72", "cores": 4, "python": "3.11", "versions": {}}})
+    table = compare(a, b)
+    assert "| tflite-int8 | litert | t1 xnnpack on | 2.0 | 8.0 | 4.00x |" in table
+    assert "Cortex-A72" in table and "only in B: tflite-int8 / tflite-runtime [t1 xnnpack on]" in table
+
+
+def test_cpu_features_are_read_from_x86_and_arm_cpuinfo():
+    from fashion_edge.benchmarks.environment import cpu_info
+
+    x86 = cpu_info("model name\t: AMD EPYC\nflags\t\t: fpu sse4_1 avx avx2 fma avx512f avx512_vnni\n")
+    assert x86["model"] == "AMD EPYC" and x86["features"] == ["sse4_1", "avx", "avx2", "fma", "avx512f", "avx512_vnni"]
+    arm = cpu_info("processor\t: 0\nFeatures\t: fp asimd evtstrm crc32 cpuid asimdrdm lrcpc dcpop asimddp\n"
+                   "CPU part\t: 0xd0b\n")
+    assert arm["features"] == ["asimd", "asimddp"] and arm["model"] == "ARM part 0xd0b"
+
+
+def test_results_without_the_new_sections_still_read_and_an_entry_below_the_floor_is_flagged():
+    entry = _entry(status="below floor", fixed_rate=[{"hz": 10.0, "p50_us": 90.0, "p99_us": 120.0,
+                                                       "cpu_ms_per_inference": 0.2, "cpu_percent": 0.2, "n": 40}])
+    results = Results.from_json(_results(entry))
+    assert results.failed == [results.results[0]]
+    assert results.results[0].rate(10.0).cpu_ms_per_inference == 0.2
+    assert "below floor" in markdown(results)

@@ -30,7 +30,7 @@ def sample_manifest() -> Manifest:
                            TensorSpec("logits", dtype, (1, 10), 0.1 if quantized_io else 0.0, 128 if quantized_io else 0),
                            "litert", Parity(10000, 0.93, 0.93, 0.999, 0.5, fmt.gate), 0.2, device,
                            "minmax-1k" if fmt.calibrated else None,
-                           OrtBuild("Runtime", {"k": "1"}, "ai.onnx;21;Conv\n") if fmt.family == "ort" else None)
+                           OrtBuild("Runtime", "ai.onnx;21;Conv\n") if fmt.family == "ort" else None)
 
     recipe = Recipe("minmax-1k")
     choice = CalibrationChoice(recipe, 6000, (RecipeScore("minmax-1k", 0.998, 0.93),))
