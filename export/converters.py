@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from fashion_edge.export import device_checks, onnx_export, ort_export, tflite_export
+from fashion_edge.export import device_checks, evaluate, onnx_export, ort_export, tflite_export
 from fashion_edge.export.calibration import Choice, HeldOut, search
-from fashion_edge.runtime.backends import choose_backend, open_backend
+from fashion_edge.runtime.backends import choose_backend
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.formats import FORMATS, Format
 from fashion_edge.runtime.manifest import DeviceReport, OrtBuild
-from fashion_edge.runtime.session import Session
 
 
 class ConversionError(FashionEdgeError):
@@ -59,7 +58,7 @@ class BuildContext:
     def search(self, fmt: Format, recipes, make: Callable) -> Choice:
         """Build `fmt` once per calibration recipe; keep the best on the validation split."""
         backend = choose_backend(fmt.name)
-        return search(recipes, make, lambda blob, x: Session(open_backend(backend, blob)).logits(x), self.held_out)
+        return search(recipes, make, lambda blob, x: evaluate.logits(backend, blob, x), self.held_out)
 
     def device_report(self, name: str) -> DeviceReport:
         """Accelerator verdicts; an ORT file is judged by its ONNX source (the vendor's checker reads ONNX)."""

@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 
+from fashion_edge.export import evaluate
 from fashion_edge.export.calibration import HeldOut
 from fashion_edge.export.converters import BuildContext
 from fashion_edge.train.macs import count_macs
@@ -141,8 +142,8 @@ def _export_format(ctx: BuildContext, name: str, model: str, reference: Referenc
         device = ctx.device_report(name)
     (stage / fmt.filename).write_bytes(built.model)
     backend = choose_backend(name)
-    session = Session(open_backend(backend, built.model))
-    logits = session.logits(reference.test)
+    session = Session(open_backend(backend, built.model))  # its tensors describe the file in the manifest
+    logits = evaluate.logits(backend, built.model, reference.test)
     parity = compare(name, model, reference.keras_logits, logits, reference.labels)
     inp, out = session.backend.input, session.backend.output
     recipe_of = calibrated_as(name)

@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from fashion_edge.export import evaluate
 from fashion_edge.runtime.backends import choose_backend, open_backend
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import DataError, FashionEdgeError
@@ -67,7 +68,7 @@ def verify(path: Path, data_dir: Path | None = None, log: Callable[[str], None] 
             problems.append("golden top-1 differs")
         accuracy = None
         if test_x is not None:
-            accuracy = float((session.logits(test_x).argmax(1) == test_y).mean())
+            accuracy = float((evaluate.logits(backend, blob, test_x).argmax(1) == test_y).mean())
             recorded = entry.parity.accuracy
             if abs(accuracy - recorded) > ACCURACY_TOLERANCE:
                 problems.append(f"test accuracy {100 * accuracy:.2f}% differs from manifest {100 * recorded:.2f}%")

@@ -80,3 +80,38 @@ class Cluster:
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
         return dataset.with_options(options)
+
+
+def prepare_model(model, sample_batch) -> None:
+    """Work around two places where Keras 3's fit() breaks under MultiWorkerMirroredStrategy
+    (keras-team/keras#20585, tensorflow/tensorflow#72388); tests/train/test_multiworker.py fails
+    if a Keras upgrade changes either.
+
+    1. fit() first builds the model symbolically from a batch it averages across replicas with
+       `strategy.reduce`, which CollectiveAllReduceStrategy cannot do eagerly ("Attempt to convert
+       a value (PerReplica...)"). Building from one local batch inside the scope creates the same
+       state, and the symbolic build is skipped.
+    2. Each step's logs (scalar loss and metrics) are averaged across workers with
+       `strategy.reduce("MEAN", v, axis=0)`, which is invalid for scalars; they are averaged
+       with axis=None instead (the same mean for a scalar per replica).
+    """
+    from keras.src.backend.tensorflow import trainer
+
+    model._symbolic_build(data_batch=sample_batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    if getattr(trainer.reduce_per_replica, "_fashion_edge", False):
+        return
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction):
+        import tensorflow as tf
+
+        if reduction in ("auto", "mean") and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            def mean(v):
+                rank = v.values[0].shape.rank if hasattr(v, "values") else getattr(v.shape, "rank", None)
+                return strategy.reduce("MEAN", v, axis=None if rank == 0 else 0)
+            return tf.nest.map_structure(mean, values)
+        return original(values, strategy, reduction)
+
+    reduce_per_replica._fashion_edge = True
+    trainer.reduce_per_replica = reduce_per_replica

@@ -107,17 +107,23 @@ def compile_model(model, recipe: TrainingRecipe, steps: int) -> None:
     keras = _keras()
     lr = recipe.learning_rate
     if recipe.cosine_decay:
-        warmup = int(recipe.warmup_epochs * steps / recipe.epochs)
+        warmup = min(int(recipe.warmup_epochs * steps / recipe.epochs), steps // 2)  # short runs: half at most
         lr = keras.optimizers.schedules.CosineDecay(0.0 if warmup else recipe.learning_rate, decay_steps=steps - warmup,
                                                     warmup_target=recipe.learning_rate if warmup else None,
                                                     warmup_steps=warmup)
-    ema = {"use_ema": True, "ema_momentum": recipe.ema_momentum} if recipe.ema_momentum else {}
+    ema = {"use_ema": True, "ema_momentum": recipe.ema_momentum} if ema_applies(recipe, steps) else {}
     if recipe.optimizer == "adamw":
         optimizer = keras.optimizers.AdamW(lr, weight_decay=recipe.weight_decay, **ema)
     else:
         optimizer = keras.optimizers.Adam(lr, **ema)
     model.compile(optimizer=optimizer, loss=_loss(keras, recipe.label_smoothing),
                   metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+def ema_applies(recipe: TrainingRecipe, steps: int) -> bool:
+    """An undebiased moving average needs several time constants of steps, or it returns weights close
+    to their random start (e.g. `--epochs 1` of a recipe tuned for 13): below 5, train without it."""
+    return bool(recipe.ema_momentum) and steps * (1 - recipe.ema_momentum) >= 5
 
 
 def _loss(keras, label_smoothing: float):

@@ -19,9 +19,9 @@ from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.labels import LABELS
 from fashion_edge.train import plots
 from fashion_edge.train.artifacts import library_versions, staged_dir
-from fashion_edge.train.cluster import Cluster
+from fashion_edge.train.cluster import Cluster, prepare_model
 from fashion_edge.train.data import FashionMNIST, load_fashion_mnist
-from fashion_edge.train.models import MODELS, ModelSpec, TrainingRecipe, compile_model
+from fashion_edge.train.models import MODELS, ModelSpec, TrainingRecipe, compile_model, ema_applies
 
 FLASHCARDS = 30
 
@@ -92,11 +92,13 @@ def _train_into(stage: Path, out: Path, config: TrainConfig, spec: ModelSpec, re
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()  # same seed, same weights, run after run
     split = _split(data, config)
-    with strategy.scope():
+    with strategy.scope():  # Keras 3 distributes fit/predict only inside the strategy's scope
         model = spec.build()
         compile_model(model, recipe, recipe.epochs * _steps_per_epoch(len(split.x_fit), recipe.batch_size))
-    history, seconds = _fit(tf, model, recipe, split, config, cluster)
-    logits = model.predict(data.x_test[..., None], batch_size=1000, verbose=0)
+        if cluster.distributed:
+            prepare_model(model, (split.x_fit[:recipe.batch_size, ..., None].astype("float32"), split.y_fit[:recipe.batch_size]))
+        history, seconds = _fit(tf, model, recipe, split, config, cluster)
+    logits = _logits(model, data.x_test)
     metrics = _metrics(config, spec, recipe, split, data, logits, history, seconds, model, cluster)
     _write(stage, model, history, metrics, data, logits)
     return TrainResult(out, metrics["test_accuracy"], metrics["params"], recipe.epochs, seconds, cluster.workers)
@@ -134,6 +136,13 @@ def _fit(tf, model, recipe: TrainingRecipe, split: Split, config: TrainConfig, c
     return hist, time.perf_counter() - start
 
 
+def _logits(model, images: np.ndarray, batch: int = 1000) -> np.ndarray:
+    """Test-set logits by plain calls on each worker's own copy of the weights: model.predict under
+    MultiWorkerMirroredStrategy scatters and gathers the batches and returned them out of order."""
+    return np.concatenate([np.asarray(model(images[i:i + batch, ..., None].astype(np.float32), training=False))
+                           for i in range(0, len(images), batch)])
+
+
 def _confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int = len(LABELS)) -> np.ndarray:
     return np.bincount(y_true.astype(int) * n + y_pred, minlength=n * n).reshape(n, n)
 
@@ -154,7 +163,8 @@ def _metrics(config: TrainConfig, spec: ModelSpec, recipe: TrainingRecipe, split
         "params": int(model.count_params()),
         "macs_per_image": count_macs(model),
         "epochs": recipe.epochs,
-        "recipe": {**asdict(recipe), "quick": config.quick},
+        "recipe": {**asdict(recipe), "quick": config.quick,
+                   "ema_applied": ema_applies(recipe, recipe.epochs * _steps_per_epoch(len(split.x_fit), recipe.batch_size))},
         "seed": config.seed,
         "train_images": int(len(split.x_fit)),
         "validation_images": int(len(split.x_val)),
