@@ -28,7 +28,7 @@ from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID, calibrated_as, get_format
 from fashion_edge.runtime.golden import Golden, GoldenOutput
 from fashion_edge.runtime.labels import LABELS
-from fashion_edge.runtime.manifest import Asset, Calibration, FormatEntry, InputContract, Manifest, TensorSpec
+from fashion_edge.runtime.manifest import Asset, Calibration, FormatEntry, InputContract, Manifest
 from fashion_edge.runtime.preprocess import SIZE, as_batch
 from fashion_edge.runtime.quiet import captured_native_output
 from fashion_edge.runtime.session import Session
@@ -149,8 +149,7 @@ def _export_format(ctx: BuildContext, name: str, model: str, reference: Referenc
     recipe_of = calibrated_as(name)
     entry = FormatEntry(
         name, fmt.filename, len(built.model), sha256_bytes(built.model),
-        TensorSpec(inp.name, inp.dtype, inp.shape, inp.scale, inp.zero_point),
-        TensorSpec(out.name, out.dtype, out.shape, out.scale, out.zero_point),
+        inp, out,
         backend, parity, fmt.golden_atol(out.scale or built.output_step), device,
         ctx.build(recipe_of).choice.recipe.name if recipe_of else None, built.ort,
         onnx_session_config(built.model) if fmt.family != "tflite" else {})

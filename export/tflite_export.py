@@ -29,11 +29,10 @@ def write_saved_model(model, folder: Path) -> Path:
     return folder
 
 
-# 16-bit activations leave the calibrated ranges 256 times finer: only the images and weights matter.
-INT16X8_RECIPES = (
-    Int8Recipe("minmax-1k"),
-    Int8Recipe("minmax-5k", images=5000),
-)
+# 16-bit activations make calibrated ranges 256 times finer, so the recipe barely matters (measured:
+# 1k and 5k images gave the same validation agreement) while each candidate costs a validation pass
+# on reference kernels: one declared recipe, still judged and recorded like the others.
+INT16X8_RECIPES = (Int8Recipe("minmax-1k"),)
 
 
 def recipes(precision: str) -> tuple[Int8Recipe, ...]:

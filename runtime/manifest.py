@@ -31,6 +31,10 @@ class TensorSpec:
     scale: float = 0.0
     zero_point: int = 0
 
+    @property
+    def quantized(self) -> bool:
+        return self.scale != 0.0 and self.dtype in ("uint8", "int8", "int16")
+
     @classmethod
     def read(cls, o: Obj) -> "TensorSpec":
         dtype = o.str("dtype")

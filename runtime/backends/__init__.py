@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
 
-from fashion_edge.runtime.backends.base import Backend, TensorInfo
+from fashion_edge.runtime.backends.base import Backend
+from fashion_edge.runtime.manifest import TensorSpec
 from fashion_edge.runtime.errors import MissingExtraError, UsageError
 from fashion_edge.runtime.formats import FORMATS, get_format
 from fashion_edge.runtime.options import EngineOptions
@@ -119,5 +120,5 @@ def open_backend(name: str, model: bytes, options: EngineOptions | None = None) 
     return backend_class(name)(model, get_backend(name).resolve(options or EngineOptions()))
 
 
-__all__ = ["BACKENDS", "Backend", "BackendSpec", "EngineOptions", "TensorInfo", "available_backends", "backend_class",
+__all__ = ["BACKENDS", "Backend", "BackendSpec", "EngineOptions", "TensorSpec", "available_backends", "backend_class",
            "backends_for", "choose_backend", "get_backend", "is_installed", "open_backend"]

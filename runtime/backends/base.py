@@ -5,31 +5,17 @@ and logits back, so the quantization arithmetic exists once, not once per backen
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class TensorInfo:
-    """dtype and affine quantization (real = scale * (q - zero_point)); scale 0 means not quantized."""
-
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    scale: float = 0.0
-    zero_point: int = 0
-
-    @property
-    def quantized(self) -> bool:
-        return self.scale != 0.0 and np.issubdtype(np.dtype(self.dtype), np.integer)
+from fashion_edge.runtime.manifest import TensorSpec
 
 
 class Backend(Protocol):
     name: str
-    input: TensorInfo
-    output: TensorInfo
+    input: TensorSpec      # the same type the manifest records, so the two can be compared directly
+    output: TensorSpec
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """One batch (N, 28, 28, 1) in the input's dtype -> the raw output (N, 10)."""

@@ -9,7 +9,7 @@ from typing import Callable
 
 import numpy as np
 
-from fashion_edge.runtime.backends.base import TensorInfo
+from fashion_edge.runtime.manifest import TensorSpec
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.formats import FILE_IDS
@@ -95,8 +95,8 @@ class OnnxRuntimeBackend:
         except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types, all for the same reason
             raise BundleError(f"onnxruntime cannot load this model: {str(exc).splitlines()[0]}") from exc
         (inp,), (out,) = self._session.get_inputs(), self._session.get_outputs()
-        self.input = TensorInfo(inp.name, _ONNX_DTYPES.get(inp.type, inp.type), _shape(inp.shape))
-        self.output = TensorInfo(out.name, _ONNX_DTYPES.get(out.type, out.type), _shape(out.shape))
+        self.input = TensorSpec(inp.name, _ONNX_DTYPES.get(inp.type, inp.type), _shape(inp.shape))
+        self.output = TensorSpec(out.name, _ONNX_DTYPES.get(out.type, out.type), _shape(out.shape))
         self._in_name, self._out_names = inp.name, [out.name]
 
     def run_one(self, x: np.ndarray) -> np.ndarray:
@@ -137,9 +137,9 @@ class OnnxReferenceBackend:
         inp, out = graph.input[0], graph.output[0]
         elem = {1: "float32", 2: "uint8", 3: "int8"}
 
-        def info(v) -> TensorInfo:
+        def info(v) -> TensorSpec:
             t = v.type.tensor_type
-            return TensorInfo(v.name, elem.get(t.elem_type, str(t.elem_type)),
+            return TensorSpec(v.name, elem.get(t.elem_type, str(t.elem_type)),
                               tuple(d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim))
 
         self.input, self.output = info(inp), info(out)

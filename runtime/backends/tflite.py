@@ -5,7 +5,7 @@ from typing import Callable
 
 import numpy as np
 
-from fashion_edge.runtime.backends.base import TensorInfo
+from fashion_edge.runtime.manifest import TensorSpec
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.options import EngineOptions
@@ -17,9 +17,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _info(detail: dict) -> TensorInfo:
+def _info(detail: dict) -> TensorSpec:
     scale, zero_point = detail.get("quantization", (0.0, 0))
-    return TensorInfo(detail["name"], np.dtype(detail["dtype"]).name,
+    return TensorSpec(detail["name"], np.dtype(detail["dtype"]).name,
                       tuple(int(d) for d in detail["shape"]), float(scale), int(zero_point))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashion_edge.runtime.backends.base import TensorInfo
+from fashion_edge.runtime.manifest import TensorSpec
 from fashion_edge.runtime.session import Session
 
 
@@ -14,7 +14,7 @@ class FakeBackend:
 
     name = "fake"
 
-    def __init__(self, inp: TensorInfo, out: TensorInfo, raw: np.ndarray) -> None:
+    def __init__(self, inp: TensorSpec, out: TensorSpec, raw: np.ndarray) -> None:
         self.input, self.output, self.raw, self.fed = inp, out, raw, []
 
     def run(self, x):
@@ -31,7 +31,7 @@ def pixels(n=2):
 
 def test_uint8_input_with_unit_scale_gets_the_pixels_untouched_and_uint8_output_is_dequantized():
     raw = np.arange(10, dtype=np.uint8) * 20
-    backend = FakeBackend(TensorInfo("x", "uint8", (1, 28, 28, 1), 1.0, 0), TensorInfo("y", "uint8", (1, 10), 0.5, 100), raw)
+    backend = FakeBackend(TensorSpec("x", "uint8", (1, 28, 28, 1), 1.0, 0), TensorSpec("y", "uint8", (1, 10), 0.5, 100), raw)
     session = Session(backend)
     x = pixels()
     logits = session.logits(x)
@@ -42,7 +42,7 @@ def test_uint8_input_with_unit_scale_gets_the_pixels_untouched_and_uint8_output_
 
 
 def test_int8_input_is_quantized_with_rounding_and_clipping():
-    backend = FakeBackend(TensorInfo("x", "int8", (1, 28, 28, 1), 2.0, -128), TensorInfo("y", "int8", (1, 10), 0.25, 0),
+    backend = FakeBackend(TensorSpec("x", "int8", (1, 28, 28, 1), 2.0, -128), TensorSpec("y", "int8", (1, 10), 0.25, 0),
                           np.array([-128, -1, 0, 1, 127, 5, 6, 7, 8, 9], np.int8))
     session = Session(backend)
     x = np.full((1, 28, 28, 1), 255, np.uint8)
@@ -57,7 +57,7 @@ def test_int8_input_is_quantized_with_rounding_and_clipping():
 
 def test_float_models_get_float_pixels_and_return_float_logits():
     raw = np.linspace(-3, 3, 10).astype(np.float32)
-    backend = FakeBackend(TensorInfo("x", "float32", (1, 28, 28, 1)), TensorInfo("y", "float32", (1, 10)), raw)
+    backend = FakeBackend(TensorSpec("x", "float32", (1, 28, 28, 1)), TensorSpec("y", "float32", (1, 10)), raw)
     logits = Session(backend).logits(pixels(3))
     assert backend.fed[0].dtype == np.float32 and backend.fed[0].max() == 255
     np.testing.assert_array_equal(logits, np.repeat(raw[None], 3, axis=0))
@@ -65,13 +65,13 @@ def test_float_models_get_float_pixels_and_return_float_logits():
 
 def test_int16_output_of_a_16x8_model_is_dequantized_without_a_table():
     raw = np.array([-32768, -1, 0, 1, 32767, 0, 0, 0, 0, 0], np.int16)
-    backend = FakeBackend(TensorInfo("x", "float32", (1, 28, 28, 1)), TensorInfo("y", "int16", (1, 10), 0.001, 0), raw)
+    backend = FakeBackend(TensorSpec("x", "float32", (1, 28, 28, 1)), TensorSpec("y", "int16", (1, 10), 0.001, 0), raw)
     logits = Session(backend).logits(pixels(1))
     np.testing.assert_allclose(logits[0, :5], [-32.768, -0.001, 0, 0.001, 32.767], rtol=1e-6)
 
 
 @pytest.mark.parametrize("n", [0, 1, 1001])
 def test_batches_are_chunked_and_empty_batches_are_fine(n):
-    backend = FakeBackend(TensorInfo("x", "float32", (1, 28, 28, 1)), TensorInfo("y", "float32", (1, 10)),
+    backend = FakeBackend(TensorSpec("x", "float32", (1, 28, 28, 1)), TensorSpec("y", "float32", (1, 10)),
                           np.zeros(10, np.float32))
     assert Session(backend).logits(pixels(n) if n else np.zeros((0, 28, 28, 1), np.uint8)).shape == (n, 10)
