@@ -14,7 +14,9 @@ from typing import Any, Mapping
 from fashion_edge.benchmarks.fixed_rate import FixedRate
 from fashion_edge.benchmarks.stats import LatencyStats
 from fashion_edge.runtime import jsonio
+from fashion_edge.runtime.backends import BACKENDS, runtime_for
 from fashion_edge.runtime.fields import Obj
+from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS
 from fashion_edge.train.artifacts import staged_dir
 
 FILE = "results.json"
@@ -159,11 +161,25 @@ class Results:
         return replace(self, results=tuple(replace(e, samples_us=()) for e in self.results))
 
 
+def _reference(results: Results) -> ResultEntry | None:
+    """The default format on its preferred backend with that backend's default options (tflite-int8,
+    litert, 1 thread, XNNPACK): what a device runs unless told otherwise."""
+    backend = runtime_for(FORMATS[DEFAULT_FORMAT].family)
+    return results.find(DEFAULT_FORMAT, backend.name, **backend.defaults.given())
+
+
+def _spinning_pair(results: Results) -> tuple[ResultEntry | None, ResultEntry | None]:
+    """The int8 ONNX file at 2 threads with intra-op spinning off and on."""
+    fmt = next(f for f, spec in FORMATS.items() if spec.family == "onnx" and spec.calibrated)
+    backend = next(b.name for b in BACKENDS.values() if "spinning" in b.options)
+    return (results.find(fmt, backend, threads=2, spinning=False), results.find(fmt, backend, threads=2, spinning=True))
+
+
 def targets(results: Results) -> dict:
-    """The issue's ratios, measured in this one run: tflite-int8 on litert (1 thread, XNNPACK) against
-    Keras and the bare loop; onnx-int8 on onnxruntime at 2 threads with spinning off against on."""
+    """The issue's ratios, measured in this one run: the default format against Keras and the bare
+    loop; ONNX Runtime at 2 threads with spinning off against on."""
     out: dict[str, float] = {}
-    lite = results.find("tflite-int8", "litert", threads=1, xnnpack=True)
+    lite = _reference(results)
     kp, kc = results.find("keras", "keras-predict"), results.find("keras", "keras-call")
     if lite:
         out["wrapper_overhead_p50"] = lite.latency_us.p50 / lite.bare_latency_us.p50
@@ -177,8 +193,7 @@ def targets(results: Results) -> dict:
                 "cold_start_ratio_vs_keras": kp.cold_start_s / lite.cold_start_s,
                 "peak_rss_ratio_vs_keras": kp.peak_rss_mb / lite.peak_rss_mb,
             })
-    off = results.find("onnx-int8", "onnxruntime", threads=2, spinning=False)
-    on = results.find("onnx-int8", "onnxruntime", threads=2, spinning=True)
+    off, on = _spinning_pair(results)
     if off and on and off.rate(10.0) and on.rate(10.0):
         out["ort_spinning_cpu_saving_at_10hz"] = on.rate(10.0).cpu_ms_per_inference / off.rate(10.0).cpu_ms_per_inference
         out["ort_spinning_off_p50_ratio"] = off.latency_us.p50 / on.latency_us.p50

@@ -15,13 +15,18 @@ from importlib import resources
 
 import numpy as np
 
+from fashion_edge.benchmarks.bare import bare_call
+from fashion_edge.runtime.backends import BACKENDS, runtime_for
+from fashion_edge.runtime.formats import DEFAULT_FORMAT, get_format
+from fashion_edge.runtime.options import EngineOptions
+
 SIDE, CHANNELS = 56, 64
 MACS = SIDE * SIDE * CHANNELS * CHANNELS * 9
 METHOD = (f"3x3 conv {SIDE}x{SIDE}x{CHANNELS}->{CHANNELS} ({MACS / 1e6:.0f}M MACs), median of timed runs, "
           "through the same runtime (LiteRT/XNNPACK for TFLite files, ONNX Runtime for ONNX/ORT files)")
 # which roofline a format's arithmetic is judged against
 KIND = {"float32": "float32", "float16": "float32", "dynamic": "int8", "int8": "int8", "int16x8": "int8"}
-RUNTIME = {"tflite": "litert", "onnx": "onnxruntime", "ort": "onnxruntime"}
+FILES = {"tflite": "tflite", "onnx": "onnx"}   # family of the runtime -> extension of its roofline model
 
 
 @dataclass(frozen=True)
@@ -29,11 +34,11 @@ class Roofline:
     gmacs: dict[str, dict[str, dict[int, float]]]   # runtime -> kind -> threads -> GMAC/s
 
     def attainable(self, family: str, precision: str, threads: int | None) -> float | None:
-        table = self.gmacs.get(RUNTIME.get(family, ""), {}).get(KIND.get(precision, ""), {})
+        table = self.gmacs.get(runtime_for(family).name, {}).get(KIND.get(precision, ""), {})
         return table.get(threads or 1)
 
     def to_json(self) -> dict:
-        lite = self.gmacs.get("litert", {})
+        lite = self.gmacs.get(runtime_for(get_format(DEFAULT_FORMAT).family).name, {})
         return {"int8_gmacs": lite.get("int8", {}).get(1), "float32_gmacs": lite.get("float32", {}).get(1),
                 "method": METHOD,
                 "by_runtime": {rt: {kind: {str(t): round(v, 2) for t, v in by_t.items()} for kind, by_t in kinds.items()}
@@ -45,32 +50,11 @@ def _model(name: str) -> bytes:
 
 
 def _runner(runtime: str, kind: str, threads: int):
-    if runtime == "litert":
-        from fashion_edge.runtime.backends.tflite import LiteRTBackend
-
-        from fashion_edge.runtime.quiet import captured_native_output
-
-        interp = LiteRTBackend._interpreter(_model(f"conv.{kind}.tflite"), _options(threads))
-        with captured_native_output(stdout=False):  # XNNPACK announces itself on stderr
-            interp.allocate_tensors()
-        inp = interp.get_input_details()[0]
-        interp.set_tensor(inp["index"], np.ones(inp["shape"], inp["dtype"]))
-        return interp.invoke
-    import onnxruntime as ort
-
-    from fashion_edge.runtime.backends.onnx import session_options
-
-    model = _model(f"conv.{kind}.onnx")
-    session = ort.InferenceSession(model, session_options(ort, model, _options(threads)),
-                                   providers=["CPUExecutionProvider"])
-    feed = {"x": np.ones((1, CHANNELS, SIDE, SIDE), np.float32)}
-    return lambda: session.run(None, feed)
-
-
-def _options(threads: int):
-    from fashion_edge.runtime.options import EngineOptions
-
-    return EngineOptions(threads=threads)
+    """The runtime's own run loop (the benchmark's bare loop) over the roofline model."""
+    spec = BACKENDS[runtime]
+    family = next(f for f in spec.families if f in FILES)
+    model = _model(f"conv.{kind}.{FILES[family]}")
+    return bare_call(runtime, model, np.ones(SIDE * SIDE * CHANNELS, np.int8), EngineOptions(threads=threads))
 
 
 def _gmacs(run, runs: int) -> float:

@@ -22,7 +22,7 @@ from fashion_edge.benchmarks.environment import environment
 from fashion_edge.benchmarks.results import ResultEntry, Results
 from fashion_edge.benchmarks.stats import LatencyStats
 from fashion_edge.benchmarks.timing import measure_in_rounds, time_calls
-from fashion_edge.runtime.backends import BACKENDS, BackendSpec, available_backends
+from fashion_edge.runtime.backends import BACKENDS, BackendSpec, available_backends, runtime_for
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.formats import FORMATS
@@ -139,7 +139,7 @@ def _photo(pixels: np.ndarray, folder: Path) -> Path:
 
 
 def _roofline(bundle: Bundle, candidates: list[Candidate], cfg: BenchConfig, log) -> roofline.Roofline | None:
-    runtimes = sorted({roofline.RUNTIME[FORMATS[c.format].family] for c in candidates} & set(
+    runtimes = sorted({runtime_for(FORMATS[c.format].family).name for c in candidates} & set(
         b for b in BACKENDS if BACKENDS[b].installed()))
     threads = sorted({c.options.threads or 1 for c in candidates})
     if not runtimes:

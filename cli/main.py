@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from fashion_edge.runtime.backends import BACKENDS
+from fashion_edge.runtime.backends import BACKENDS, device_extras
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS
 from fashion_edge.train.models import MODELS
@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pack", help="one archive to copy to a Raspberry Pi: wheel, verified bundle, service, install.sh")
     p.add_argument("bundle", help="e.g. artifacts/edge/bundle")
-    p.add_argument("--extra", default="litert", choices=["litert", "onnx"], help="the backend the Pi installs")
+    p.add_argument("--extra", default=device_extras()[0], choices=device_extras(), help="the backend the Pi installs")
     p.add_argument("--out", default="dist", help="folder for the archive (default: dist)")
     p.add_argument("--wheel", type=Path, default=None, help="a fashion-edge wheel (default: build one from --source)")
     p.add_argument("--source", type=Path, default=None, help="the fashion-edge source tree (default: the current folder)")

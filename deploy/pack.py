@@ -21,11 +21,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from fashion_edge.runtime.backends import BACKENDS
+from fashion_edge.runtime.backends import device_extras
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import FashionEdgeError, UsageError
 
-EXTRAS = tuple(dict.fromkeys(b.extra for b in BACKENDS.values() if b.name in ("litert", "onnxruntime")))
+EXTRAS = device_extras()     # litert, onnx: the first is the kit's default
 UNIT = "fashion-edge.service"
 
 

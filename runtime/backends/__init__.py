@@ -30,6 +30,7 @@ class BackendSpec:
     options: tuple[str, ...] = ()            # engine options it honours (see runtime/options.py)
     defaults: EngineOptions = EngineOptions()  # what None means for it (chosen from `fashion-edge bench`)
     slow: bool = False           # pure Python: benchmarks and studies give it fewer runs
+    legacy: bool = False         # kept for old devices only (not offered by the deploy kit)
     summary: str = ""
 
     def resolve(self, options: EngineOptions) -> EngineOptions:
@@ -60,7 +61,7 @@ BACKENDS: Mapping[str, BackendSpec] = MappingProxyType({b.name: b for b in (
                 summary="ai-edge-litert: Google's maintained LiteRT runtime (XNNPACK on CPU)"),
     BackendSpec("tflite-runtime", "tflite_runtime", "tflite", ("tflite",),
                 "fashion_edge.runtime.backends.tflite:TFLiteRuntimeBackend", ("threads", "xnnpack"),
-                EngineOptions(threads=1, xnnpack=True),
+                EngineOptions(threads=1, xnnpack=True), legacy=True,
                 summary="tflite-runtime 2.14: legacy, numpy<2, its own venv"),
     BackendSpec("onnxruntime", "onnxruntime", "onnx", ("onnx", "ort"),
                 "fashion_edge.runtime.backends.onnx:OnnxRuntimeBackend", ("threads", "spinning"),
@@ -70,6 +71,16 @@ BACKENDS: Mapping[str, BackendSpec] = MappingProxyType({b.name: b for b in (
                 "fashion_edge.runtime.backends.onnx:OnnxReferenceBackend", slow=True,
                 summary="onnx.reference: pure Python over numpy, no native runtime"),
 )})
+
+
+def runtime_for(family: str) -> BackendSpec:
+    """The preferred native (not slow, not legacy) backend for a family of files."""
+    return next(b for b in BACKENDS.values() if family in b.families and not b.slow and not b.legacy)
+
+
+def device_extras() -> tuple[str, ...]:
+    """The extras a device installs to run bundles: one per family's preferred runtime."""
+    return tuple(dict.fromkeys(b.extra for b in BACKENDS.values() if not b.slow and not b.legacy))
 
 
 def get_backend(name: str) -> BackendSpec:
@@ -121,4 +132,4 @@ def open_backend(name: str, model: bytes, options: EngineOptions | None = None) 
 
 
 __all__ = ["BACKENDS", "Backend", "BackendSpec", "EngineOptions", "TensorSpec", "available_backends", "backend_class",
-           "backends_for", "choose_backend", "get_backend", "is_installed", "open_backend"]
+           "backends_for", "choose_backend", "device_extras", "get_backend", "runtime_for", "is_installed", "open_backend"]

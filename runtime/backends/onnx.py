@@ -112,7 +112,8 @@ class OnnxRuntimeBackend:
     def bare(cls, model: bytes, pixels: np.ndarray, options: EngineOptions) -> Callable[[], object]:
         """ONNX Runtime's own run() with a prepared feed, none of our code in it (benchmarks)."""
         session = cls._session_for(model, options)
-        feed = {session.get_inputs()[0].name: pixels.reshape(1, *pixels.shape[:2], 1).astype(np.float32)}
+        inp = session.get_inputs()[0]
+        feed = {inp.name: pixels.reshape(_shape(inp.shape)).astype(np.float32)}
         names = [session.get_outputs()[0].name]
         return lambda: session.run(names, feed)
 
