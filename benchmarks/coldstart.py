@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from fashion_edge.runtime.errors import FashionEdgeError
+from fashion_edge.runtime.preprocess import SIZE
 
 
 class ColdStartError(FashionEdgeError):
@@ -32,14 +33,14 @@ def runtime_code(bundle: str, fmt: str, backend: str, options: dict) -> str:
     return ("import numpy as np\n"
             "from fashion_edge.runtime import Classifier\n"
             f"c = Classifier({bundle!r}, format={fmt!r}, backend={backend!r}, **{options!r})\n"
-            "c.predict(np.zeros((28, 28), np.uint8))\n" + REPORT_PEAK)
+            f"c.predict(np.zeros(({SIZE}, {SIZE}), np.uint8))\n" + REPORT_PEAK)
 
 
 def keras_code(model_path: str, call: bool) -> str:
     predict = "m(x, training=False)" if call else "m.predict(x, verbose=0)"
     return ("import numpy as np, keras\n"
             f"m = keras.saving.load_model({model_path!r}, compile=False)\n"
-            "x = np.zeros((1, 28, 28, 1), np.float32)\n"
+            f"x = np.zeros((1, {SIZE}, {SIZE}, 1), np.float32)\n"
             f"{predict}\n" + REPORT_PEAK)
 
 

@@ -17,7 +17,9 @@ def main() -> None:
     from fashion_edge.runtime.errors import FashionEdgeError
     from fashion_edge.runtime.session import Session
 
-    pixels = np.zeros((1, 28, 28, 1), np.uint8)
+    from fashion_edge.runtime.preprocess import SIZE
+
+    pixels = np.zeros((1, SIZE, SIZE, 1), np.uint8)
     cases = sorted(folder.glob("*.bin"))
     for i in range(start, len(cases)):
         print(f"start {i}", flush=True)

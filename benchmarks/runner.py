@@ -162,7 +162,7 @@ def _latency(bundle: Bundle, candidates: list[Candidate], classifiers: dict, mod
         calls[c.key + "|predict"] = ((lambda clf=clf: clf.predict(one)), runs)
         calls[c.key + "|bare"] = (bare_call(c.backend, bundle.read_model(c.format), one, c.options), runs)
     if model is not None:
-        x1 = one.reshape(1, 28, 28, 1).astype(np.float32)
+        x1 = one[None, ..., None].astype(np.float32)
         calls["keras|keras-call|predict"] = ((lambda: model(x1, training=False)), max(cfg.runs // 4, 20))
         calls["keras|keras-predict|predict"] = ((lambda: model.predict(x1, verbose=0)), cfg.keras_predict_runs)
     return measure_in_rounds(calls, cfg.rounds, warmup=10 if cfg.quick else 50)

@@ -105,13 +105,16 @@ on_pi "$CPU" "test \$(readlink /opt/fashion-edge/current) != \$(readlink /opt/fa
 log "[onnx] kit into its own prefix"
 on_pi "$CPU" "cd /root/kits && tar xzf $KIT_ONNX && ${KIT_ONNX%.tar.gz}/install.sh --prefix /opt/fashion-edge-onnx"
 
-# 5. Predictions and golden outputs vs this host, and doctor, on each Pi's CPU.
+# 5. doctor (every installed backend imported in a child process, run on the golden vectors) on each
+#    Pi's CPU; then every format's golden logits and predictions compared with this host's.
 for cpu in cortex-a53 cortex-a72 cortex-a76; do   # Pi 3 / Zero 2 W, Pi 4, Pi 5
   for prefix in /opt/fashion-edge /opt/fashion-edge-onnx; do
-    log "[$cpu] $prefix: doctor"
+    log "[$cpu] doctor ($prefix)"
     on_pi "$cpu" "$prefix/current/venv/bin/fashion-edge doctor --bundle $prefix/current/bundle"
-    on_pi "$cpu" "cd /opt/fashion-edge-check && $prefix/current/venv/bin/python pi_compare.py $prefix/current/bundle"
   done
+done
+for prefix in /opt/fashion-edge /opt/fashion-edge-onnx; do
+  on_pi "$CPU" "cd /opt/fashion-edge-check && $prefix/current/venv/bin/python pi_compare.py $prefix/current/bundle"
 done
 
 # 6. The service, started as the unit's ExecStart does (no systemd in a chroot), asked from the host.

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 
+from fashion_edge.runtime.preprocess import SIZE
+
 INPUT_NAME = "pixels"
-BATCH_OF_ONE = (1, 28, 28, 1)
+BATCH_OF_ONE = (1, SIZE, SIZE, 1)
 
 
 def _flatten_layer_class():

@@ -9,9 +9,10 @@ import numpy as np
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.fields import Obj
 from fashion_edge.runtime.formats import FORMATS
+from fashion_edge.runtime.preprocess import SIZE
 
 FILE = "golden.json"
-SIDE = 28
+SIDE = SIZE
 
 
 @dataclass(frozen=True, eq=False)
