@@ -54,7 +54,9 @@ install: $(VENV)/.deps
 # [onnx] from PyPI inside it and checks predictions against this host. Root; ~10 min the first time.
 PI_ARTIFACTS := .pi-check
 pi-check: install data $(PI_ARTIFACTS)/edge/model.keras
-	$(FE) export $(PI_ARTIFACTS)/edge   # always: the bundle must come from this checkout's exporter
+	# always re-exported: the bundle must come from this checkout's exporter. A device check, not a model
+	# check: the quick model's parity verdict is recorded in the manifest rather than enforced.
+	$(FE) export $(PI_ARTIFACTS)/edge --gate record
 	bash deploy/pi-check.sh $(PI_ARTIFACTS)/edge/bundle
 
 # The quick recipe's model (the test suite's fixture recipe), retrained when the model zoo changes.

@@ -43,7 +43,7 @@ def _run_train(args: argparse.Namespace) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     from fashion_edge.export.exporter import ExportConfig, export
 
-    config = ExportConfig(model_dir=Path(args.model_dir), data_dir=args.data)
+    config = ExportConfig(model_dir=Path(args.model_dir), data_dir=args.data, enforce_gate=args.gate == "enforce")
     if args.formats:
         config = dataclasses.replace(config, formats=tuple(args.formats.split(",")))
     result = export(config)
@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model_dir", help="e.g. artifacts/edge")
     p.add_argument("--formats", default=None, help=f"comma-separated subset of {', '.join(FORMATS)} (default: all)")
     p.add_argument("--data", type=Path, default=None, help="Fashion-MNIST folder (default: as train)")
+    p.add_argument("--gate", choices=["enforce", "record"], default="enforce",
+                   help="record: write the bundle even when a format breaches the parity gate, the verdict kept "
+                        "in the manifest (experiments, device checks); default: enforce")
     p.set_defaults(run=_run_export, tensorflow=True)
 
     p = sub.add_parser("verify", help="re-check a bundle: hashes, golden outputs, test-set accuracy")

@@ -50,6 +50,8 @@ class ExportConfig:
     formats: tuple[str, ...] = tuple(FORMATS)
     seed: int = 0                       # order of the calibration pool
     data_dir: Path | None = None
+    # Studies only: write the bundle even when the gate fails (failures stay recorded in the manifest).
+    enforce_gate: bool = True
     # Testing hook: replaces the calibration pool (e.g. with wrong data, to prove the gate bites).
     calibration_override: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -89,7 +91,8 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
         for name in config.formats:
             entries[name], outputs[name] = _export_format(ctx, name, model_dir.name, reference, stage, log)
         manifest = _manifest(model, model_dir.name, ctx, reference, entries, config)
-        _gate(manifest)
+        if config.enforce_gate:
+            _gate(manifest)
         manifest = _write(stage, manifest, _golden(reference, outputs))
     return ExportResult(model_dir / "bundle", manifest)
 

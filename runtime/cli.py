@@ -48,13 +48,13 @@ def run_info(args: argparse.Namespace) -> int:
           f"preprocessing {m.input.preprocessing}")
     print(f"labels   {', '.join(bundle.labels)}")
     print()
-    print(f"{'format':16s}{'file':16s}{'size':>11s}{'accuracy':>10s}{'agree':>9s}  backends here")
+    print(f"{'format':16s}{'file':16s}{'size':>11s}{'accuracy':>10s}{'agree':>9s}  gate  backends here")
     for name, e in bundle.formats.items():
         able = backends_for(name)
         here = [b.name for b in able if b.installed()]
         missing = f"none (pip install \"fashion-edge[{able[0].extra}]\")" if able else "none"
         print(f"{name:16s}{e.file:16s}{e.bytes / 1024:>9.1f}Ki{100 * e.parity.accuracy:>9.2f}%"
-              f"{100 * e.parity.agreement:>8.2f}%  {', '.join(here) or missing}")
+              f"{100 * e.parity.agreement:>8.2f}%  {'pass' if e.parity.passed else 'FAIL'}  {', '.join(here) or missing}")
     print()
     print("accelerators (recorded at export: TFLite Analyzer, ONNX Runtime's mobile usability checker)")
     for name, e in bundle.formats.items():
