@@ -29,10 +29,11 @@ from fashion_edge.runtime.formats import PREPROCESSING_ID
 from fashion_edge.runtime.golden import PreprocessingCase, PreprocessingVectors, Tolerance
 from fashion_edge.runtime.picture import REDUCTIONS
 from fashion_edge.runtime.preprocess import load_image, preprocess, preprocess_at, to_rgb
+from fashion_edge.train.artifacts import ArtifactError
 
 FOLDER = "preprocessing"
 PERTURBATION = 2          # grey levels: how far another JPEG decoder may put a pixel
-MAX_CASE_SPREAD = 2.0     # mean |difference| beyond which a case is a knife-edge and is replaced
+MAX_CASE_SPREAD = 1.5     # mean |difference| beyond which a case is a knife-edge and is replaced
 MARGIN = 1.5              # tolerance = largest measured difference x MARGIN
 TRIES = 8                 # test images tried per case before giving up
 
@@ -128,7 +129,8 @@ def build(images: np.ndarray) -> Vectors:
             if measured[0] <= MAX_CASE_SPREAD:
                 break
         else:
-            raise RuntimeError(f"preprocessing vector {spec.name}: no stable rendering in {TRIES} test images")
+            raise ArtifactError(f"preprocessing vector {spec.name}: no rendering of {TRIES} test images is stable "
+                                f"within {MAX_CASE_SPREAD} grey levels; is this Pillow's JPEG codec unusual?")
         suffix = "jpg" if data[:2] == b"\xff\xd8" else "png"
         path = f"{FOLDER}/{spec.name}.{suffix}"
         with Image.open(io.BytesIO(data)) as header:

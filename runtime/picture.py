@@ -125,7 +125,9 @@ def _open(data: bytes, where: str) -> Image.Image:
         raise InvalidImageError(f"{where}: empty file")
     try:
         image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:   # Pillow's own, larger, limit
+        raise InvalidImageError(f"{where}: over {MAX_PIXELS:,} pixels (a decompression bomb)") from exc
+    except UnidentifiedImageError as exc:
         raise InvalidImageError(f"{where}: not an image Pillow can read ({exc.__class__.__name__})") from exc
     except _DECODE_ERRORS as exc:
         raise InvalidImageError(f"{where}: image data is truncated or corrupt ({exc})") from exc

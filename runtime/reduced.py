@@ -163,16 +163,19 @@ def _ramp_models(lengths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.n
 
 
 def _fit_ramp(lengths: tuple[int, ...], means: np.ndarray, level: float, threshold: float) -> float:
-    """Where the ramp best fitting the block means (least squares) crosses `threshold`.
+    """Where ramps fitting the block means (least squares) cross `threshold`.
 
     Linear interpolation between block centres would misplace a step by up to half a block; the
-    ramp family covers steps and gentle edges alike. Positions count inwards from the outer side of
-    the outermost block.
+    ramp family covers steps and gentle edges alike. Block means cannot tell a step inside a block
+    from a short ramp with the same mean, so every ramp fitting as well as the best (to the 8-bit
+    rounding of the means) counts, and the median of their crossings is taken. Positions count
+    inwards from the outer side of the outermost block.
     """
     starts, widths, unit = _ramp_models(lengths)
-    best = int(np.argmin(((unit * level - means) ** 2).sum(axis=1)))
-    start, width = divmod(best, len(widths))
-    return float(starts[start] + widths[width] * min(threshold / level, 1.0))
+    cost = ((unit * level - means) ** 2).sum(axis=1)
+    near = cost <= cost.min() + 0.25 * len(lengths)
+    crossings = (starts[:, None] + widths[None, :] * min(threshold / level, 1.0)).ravel()
+    return float(np.median(crossings[near]))
 
 
 @dataclass(frozen=True)
