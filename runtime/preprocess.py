@@ -11,13 +11,16 @@ before which EXIF orientation is applied and alpha is composited onto white. A p
 background is already dark (the dataset's own style) is not negated, and a 28x28 one passes
 through unchanged.
 
-It works at the resolution the answer needs (see picture.py): a picture is decoded at 1/k, k the
-largest of 8, 4, 2, 1 that leaves its longest edge at least DECODE_LONGEST pixels; if the garment
-found there is under MIN_GARMENT pixels long, it is decoded once more at the smallest reduction
-that gives the garment MIN_GARMENT pixels. With at least ~4 source pixels per output pixel, the
-box resize to 28 sees nearly what it would see at full resolution; the measured agreement with the
-full-resolution pipeline is in tests/runtime/test_preprocess_fidelity.py. Every per-pixel step
-runs in Pillow's C code on the reduced picture; numpy touches only the 28x28 result.
+It works at the resolution the answer needs. A picture whose shorter edge is at least REDUCE_FROM
+pixels is decoded at 1/k (picture.py: a JPEG by libjpeg's DCT scaling, anything else box-reduced), k
+the largest of 8, 4, 2 leaving the shorter edge DECODE_SHORTER pixels; the trim box is then placed
+inside the reduced blocks and the BOX resize evaluated at full resolution from the block means
+(reduced.py). If the garment found spans fewer than MIN_GARMENT reduced pixels or MIN_GARMENT_FULL
+source pixels, the picture is decoded once more, finer (in full below MIN_GARMENT_FULL): there a
+source pixel's shift is worth grey levels. Anything smaller is processed at full resolution, exactly
+as the reference. Per-pixel work runs in Pillow's C code; numpy sees the reduced picture's rows and
+columns and the small arrays. Agreement with the full-resolution pipeline (median 0 grey levels,
+top-1 100% on 120 photo-like pictures) is measured in tests/runtime/test_preprocess_fidelity.py.
 """
 from __future__ import annotations
 
@@ -38,8 +41,8 @@ MIN_GARMENT = 96         # ... and again, finer, if the garment spans fewer redu
 MIN_GARMENT_FULL = 16 * 28   # ... or fewer full-resolution pixels than this (16 per output pixel)
 SHARPEN = ImageFilter.UnsharpMask(radius=1.0, percent=50, threshold=0)
 
-__all__ = ["SIZE", "MAX_PIXELS", "ImageLike", "as_batch", "load_image", "preprocess", "preprocess_at", "reduction_for", "to_rgb",
-           "finer_reduction"]
+__all__ = ["SIZE", "MAX_PIXELS", "ImageLike", "as_batch", "finer_reduction", "load_image", "preprocess",
+           "preprocess_at", "reduction_for", "to_rgb"]
 
 
 def as_batch(pixels: np.ndarray) -> np.ndarray:
