@@ -198,9 +198,9 @@ class Reduced:
         down = self.y.box_sums(box[1], box[3], size[1])
         crop = self.image.crop((across.first, down.first, across.first + across.span, down.first + down.span))
         rows, columns = down.span, across.span
-        # Two passes with 8-bit results in between, horizontal first, as Pillow's resampler does; each
-        # pass sums along axis 0 of a contiguous (pixels, everything else) array.
-        pixels = np.asarray(crop, np.float32).transpose(1, 0, 2).reshape(columns, rows * 3)
-        across_done = across.apply(pixels).reshape(size[0], rows, 3).transpose(1, 0, 2).reshape(rows, size[0] * 3)
-        out = down.apply(across_done).reshape(size[1], size[0], 3)
+        # Two passes with 8-bit results in between, as Pillow's resampler does. Vertical first: each
+        # pass sums along axis 0, and the crop is already (rows, columns x 3) without a copy.
+        pixels = np.asarray(crop, np.float32).reshape(rows, columns * 3)
+        down_done = down.apply(pixels).reshape(size[1], columns, 3).transpose(1, 0, 2).reshape(columns, size[1] * 3)
+        out = across.apply(down_done).reshape(size[0], size[1], 3).transpose(1, 0, 2)
         return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")
