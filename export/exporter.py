@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from fashion_edge.export import evaluate
+from fashion_edge.export import evaluate, preprocessing_vectors
 from fashion_edge.export.calibration import HeldOut
 from fashion_edge.export.converters import BuildContext
 from fashion_edge.train.macs import count_macs
@@ -26,7 +26,7 @@ from fashion_edge.runtime.bundle import describe_device, sha256_bytes
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID, calibrated_as, get_format
-from fashion_edge.runtime.golden import Golden, GoldenOutput
+from fashion_edge.runtime.golden import Golden, GoldenOutput, PreprocessingVectors
 from fashion_edge.runtime.labels import LABELS
 from fashion_edge.runtime.manifest import Asset, Calibration, FormatEntry, InputContract, Manifest
 from fashion_edge.runtime.preprocess import SIZE, as_batch
@@ -93,7 +93,8 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
         manifest = _manifest(model, model_dir.name, ctx, reference, entries, config)
         if config.enforce_gate:
             _gate(manifest)
-        manifest = _write(stage, manifest, _golden(reference, outputs))
+        vectors = preprocessing_vectors.build(data.x_test)
+        manifest = _write(stage, manifest, _golden(reference, outputs, vectors.vectors), vectors.files)
     return ExportResult(model_dir / "bundle", manifest)
 
 
@@ -183,15 +184,17 @@ def _manifest(model, name: str, ctx: BuildContext, reference: Reference, entries
         versions=library_versions(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def _golden(reference: Reference, outputs: dict[str, GoldenOutput]) -> Golden:
+def _golden(reference: Reference, outputs: dict[str, GoldenOutput], vectors: PreprocessingVectors) -> Golden:
     return Golden(PREPROCESSING_ID, reference.test[:GOLDEN_IMAGES, ..., 0], tuple(int(y) for y in reference.labels[:GOLDEN_IMAGES]),
-                  reference.keras_logits[:GOLDEN_IMAGES], outputs)
+                  reference.keras_logits[:GOLDEN_IMAGES], outputs, vectors)
 
 
-def _write(stage: Path, manifest: Manifest, golden: Golden) -> Manifest:
+def _write(stage: Path, manifest: Manifest, golden: Golden, files: dict[str, bytes]) -> Manifest:
     """Assets first (their hashes go into the manifest), the manifest last."""
-    assets = {"labels.txt": ("\n".join(manifest.labels) + "\n").encode(), "golden.json": json.dumps(golden.to_json()).encode()}
+    assets = {"labels.txt": ("\n".join(manifest.labels) + "\n").encode(), "golden.json": json.dumps(golden.to_json()).encode(),
+              **files}
     for name, data in assets.items():
+        (stage / name).parent.mkdir(exist_ok=True)
         (stage / name).write_bytes(data)
     manifest = replace(manifest, assets=tuple(Asset(n, len(d), sha256_bytes(d)) for n, d in assets.items()))
     raw = manifest.to_json()

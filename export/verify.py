@@ -1,7 +1,9 @@
 """`fashion-edge verify BUNDLE`: re-check a bundle later, without TensorFlow.
 
 Checks each model file's size and sha256, runs golden.json through the runtime, and, when the
-test set is at hand, re-measures accuracy on all 10,000 images against the manifest's figure.
+test set is at hand, re-measures accuracy on all 10,000 images against the manifest's figure. The
+preprocessing vectors' photos go through this runtime's preprocessing too (a Pillow whose JPEG
+decoder or resampler changed shows here).
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ from fashion_edge.export import evaluate
 from fashion_edge.runtime.backends import choose_backend, open_backend
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import DataError, FashionEdgeError
-from fashion_edge.runtime.preprocess import as_batch
+from fashion_edge.runtime.golden import PreprocessingVectors
+from fashion_edge.runtime.preprocess import as_batch, preprocess
 from fashion_edge.runtime.session import Session
 
 
@@ -77,6 +80,19 @@ def verify(path: Path, data_dir: Path | None = None, log: Callable[[str], None] 
         log(f"  {name:15s} sha256 ok  golden max|Δ| {diff:.1e}  {acc}  [{backend}]  "
             + ("ok" if not problems else "FAIL: " + "; ".join(problems)))
         problems_all += [f"{name}: {p}" for p in problems]
+    problems_all += _check_preprocessing(bundle, golden.preprocessing_vectors, log)
     if problems_all:
         raise VerifyError("; ".join(problems_all))
     return tuple(checks)
+
+
+def _check_preprocessing(bundle: Bundle, vectors: PreprocessingVectors | None, log: Callable[[str], None]) -> list[str]:
+    """Each preprocessing vector's photo (hash-checked) through this runtime's preprocess, within tolerance."""
+    if vectors is None:
+        log("  preprocessing vectors: none in this bundle (exported before they existed)")
+        return []
+    failed = [case.name for case in vectors.cases
+              if not vectors.tolerance.accepts(preprocess(bundle.read_file(case.file)), case.pixels)]
+    log(f"  preprocessing vectors: {len(vectors.cases) - len(failed)}/{len(vectors.cases)} photos within "
+        f"{vectors.tolerance.mean_abs} mean / {vectors.tolerance.max_abs} max grey levels")
+    return [f"preprocessing vector {name}: differs from golden.json beyond its tolerance" for name in failed]

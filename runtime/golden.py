@@ -1,4 +1,10 @@
-"""golden.json as types: inputs and the outputs every format must reproduce, for apps' own tests."""
+"""golden.json as types: inputs and the outputs every format must reproduce, for apps' own tests.
+
+Also the preprocessing vectors: encoded photos in the bundle's preprocessing/ folder with the 28x28
+pixels fashion-mnist-v1 makes of them and the tolerance a port (Kotlin, Swift, JavaScript; another
+JPEG decoder and resampler) may stray by, so an app can test its own preprocessing. Bundles
+exported before they existed have none (`Golden.preprocessing_vectors` is None).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +15,7 @@ import numpy as np
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.fields import Obj
 from fashion_edge.runtime.formats import FORMATS
+from fashion_edge.runtime.manifest import check_relative_file
 from fashion_edge.runtime.preprocess import SIZE
 
 FILE = "golden.json"
@@ -39,6 +46,91 @@ class GoldenOutput:
         return {"logits": np.round(self.logits, 6).tolist(), "top1": list(self.top1), "test_top1": self.test_top1}
 
 
+MODES = ("RGB", "RGBA", "L", "P", "I;16")             # the files' modes, as Pillow names them
+BACKGROUNDS = ("white", "off-white", "dark", "transparent")
+_SHA256 = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far another implementation's 28x28 result may be from a case's pixels, and why."""
+
+    mean_abs: float      # mean |difference| over the 784 pixels, grey levels
+    max_abs: int         # largest |difference| of one pixel
+    why: str
+
+    @classmethod
+    def read(cls, o: Obj) -> "Tolerance":
+        return cls(o.float("mean_abs", minimum=0.0), o.int("max_abs", minimum=0), o.str("why"))
+
+    def accepts(self, pixels: np.ndarray, expected: np.ndarray) -> bool:
+        diff = np.abs(np.asarray(pixels, np.int16) - np.asarray(expected, np.int16))
+        return diff.shape == (SIDE, SIDE) and float(diff.mean()) <= self.mean_abs and int(diff.max()) <= self.max_abs
+
+    def to_json(self) -> dict:
+        return {"mean_abs": self.mean_abs, "max_abs": self.max_abs, "why": self.why}
+
+
+@dataclass(frozen=True, eq=False)
+class PreprocessingCase:
+    """One encoded photo in the bundle and the pixels `preprocess` makes of it."""
+
+    name: str
+    file: str                # inside the bundle, e.g. "preprocessing/rgb-320x320.jpg" (listed in manifest assets)
+    sha256: str
+    bytes: int
+    width: int               # as stored in the file, before EXIF orientation
+    height: int
+    mode: str
+    exif_orientation: int    # 1 (none) to 8
+    background: str
+    pixels: np.ndarray       # (28, 28) uint8
+
+    @classmethod
+    def read(cls, o: Obj) -> "PreprocessingCase":
+        sha = o.str("sha256")
+        if len(sha) != 64 or not set(sha) <= _SHA256:
+            raise o.fail("sha256", "must be 64 lowercase hex digits")
+        mode, background = o.str("mode"), o.str("background")
+        if mode not in MODES:
+            raise o.fail("mode", f"must be one of {', '.join(MODES)}, not {mode!r}")
+        if background not in BACKGROUNDS:
+            raise o.fail("background", f"must be one of {', '.join(BACKGROUNDS)}, not {background!r}")
+        orientation = o.int("exif_orientation", minimum=1)
+        if orientation > 8:
+            raise o.fail("exif_orientation", f"must be 1..8, not {orientation}")
+        pixels = o.get("pixels", _is_image, f"{SIDE} rows of {SIDE} integers 0..255")
+        return cls(o.str("name"), check_relative_file(o, "file", o.str("file"), subfolders=True), sha,
+                   o.int("bytes", minimum=1), o.int("width", minimum=1), o.int("height", minimum=1), mode,
+                   orientation, background, np.asarray(pixels, dtype=np.uint8))
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "file": self.file, "sha256": self.sha256, "bytes": self.bytes,
+                "width": self.width, "height": self.height, "mode": self.mode,
+                "exif_orientation": self.exif_orientation, "background": self.background,
+                "pixels": self.pixels.tolist()}
+
+
+@dataclass(frozen=True, eq=False)
+class PreprocessingVectors:
+    id: str                  # the preprocessing these pixels are: the manifest's input.preprocessing
+    tolerance: Tolerance
+    cases: tuple[PreprocessingCase, ...]
+
+    @classmethod
+    def read(cls, o: Obj) -> "PreprocessingVectors":
+        cases = o.objs("cases", PreprocessingCase.read)
+        if not cases:
+            raise o.fail("cases", "lists no cases")
+        names = [c.name for c in cases]
+        if len(set(names)) != len(names) or len({c.file for c in cases}) != len(cases):
+            raise o.fail("cases", "must have unique names and files")
+        return cls(o.str("id"), Tolerance.read(o.obj("tolerance")), cases)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "tolerance": self.tolerance.to_json(), "cases": [c.to_json() for c in self.cases]}
+
+
 @dataclass(frozen=True, eq=False)
 class Golden:
     preprocessing: str
@@ -46,6 +138,7 @@ class Golden:
     labels: tuple[int, ...]
     keras_logits: np.ndarray
     outputs: Mapping[str, GoldenOutput]
+    preprocessing_vectors: PreprocessingVectors | None = None    # None in bundles exported before them
 
     @classmethod
     def from_json(cls, raw: Any, file: str = FILE) -> "Golden":
@@ -56,20 +149,30 @@ class Golden:
         for name, out in outputs.items():
             if len(out.logits) != len(pixels):
                 raise BundleError(f"{file}: outputs.{name}.logits has {len(out.logits)} rows for {len(pixels)} images")
-        return cls(o.str("preprocessing"), pixels, o.ints("labels"), _matrix(o, "keras_logits"), outputs)
+        vectors = o.obj("preprocessing_vectors", optional=True)
+        vectors = PreprocessingVectors.read(vectors) if vectors is not None else None
+        preprocessing = o.str("preprocessing")
+        if vectors is not None and vectors.id != preprocessing:
+            raise BundleError(f"{file}: preprocessing_vectors.id {vectors.id!r} differs from preprocessing {preprocessing!r}")
+        return cls(preprocessing, pixels, o.ints("labels"), _matrix(o, "keras_logits"), outputs, vectors)
 
     def to_json(self) -> dict:
-        return {"preprocessing": self.preprocessing, "images": self.images.tolist(), "labels": list(self.labels),
-                "keras_logits": np.round(self.keras_logits, 6).tolist(),
-                "outputs": {k: v.to_json() for k, v in self.outputs.items()}}
+        out = {"preprocessing": self.preprocessing, "images": self.images.tolist(), "labels": list(self.labels),
+               "keras_logits": np.round(self.keras_logits, 6).tolist(),
+               "outputs": {k: v.to_json() for k, v in self.outputs.items()}}
+        if self.preprocessing_vectors is not None:
+            out["preprocessing_vectors"] = self.preprocessing_vectors.to_json()
+        return out
+
+
+def _is_image(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == SIDE and all(
+        isinstance(row, list) and len(row) == SIDE and all(
+            isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 255 for p in row) for row in value)
 
 
 def _is_image_list(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) > 0 and all(
-        isinstance(img, list) and len(img) == SIDE and all(
-            isinstance(row, list) and len(row) == SIDE and all(
-                isinstance(p, int) and not isinstance(p, bool) and 0 <= p <= 255 for p in row) for row in img)
-        for img in value))
+    return isinstance(value, list) and len(value) > 0 and all(_is_image(img) for img in value)
 
 
 def _matrix(o: Obj, key: str) -> np.ndarray:
