@@ -110,6 +110,14 @@ class ResultEntry:
                 "peak_fraction": self.peak_fraction, "status": self.status, "samples_us": list(self.samples_us)}
 
 
+def _photo(o: Obj) -> Mapping[str, Any]:
+    o.str("name"), o.int("width", minimum=1), o.int("height", minimum=1), o.str("kind")
+    for key in ("e2e_latency_us", "decode_latency_us", "preprocess_latency_us"):
+        _stats(o, key)
+    o.float("e2e_over_decode_p50", minimum=0.0), o.float("target", optional=True)
+    return o.raw
+
+
 def _rate(o: Obj) -> FixedRate:
     return FixedRate(o.float("hz", minimum=0.0), o.float("p50_us", minimum=0.0), o.float("p99_us", minimum=0.0),
                      o.float("cpu_ms_per_inference", minimum=0.0), o.float("cpu_percent", minimum=0.0),
@@ -124,6 +132,7 @@ class Results:
     results: tuple[ResultEntry, ...]
     environment: Mapping[str, Any] | None = None   # ISA features, governor, clock, temperature, throttling
     roofline: Mapping[str, Any] | None = None      # {int8_gmacs, float32_gmacs, method, by_runtime}
+    photos: tuple[Mapping[str, Any], ...] = ()     # photo sizes end to end vs Pillow's decode (benchmarks/photos.py)
 
     @property
     def failed(self) -> list[ResultEntry]:
@@ -144,8 +153,9 @@ class Results:
         if not entries:
             raise o.fail("results", "lists no entries")
         env, roof = o.obj("environment", optional=True), o.obj("roofline", optional=True)
+        photos = o.objs("photos", _photo) if o.has("photos") else ()
         return cls(o.str("model"), machine.raw, o.obj("settings").raw, entries, env.raw if env else None,
-                   roof.raw if roof else None)
+                   roof.raw if roof else None, photos)
 
     @classmethod
     def load(cls, path: Path) -> "Results":
@@ -155,6 +165,7 @@ class Results:
         return {"model": self.model, "machine": dict(self.machine), "settings": dict(self.settings),
                 "environment": dict(self.environment) if self.environment else None,
                 "roofline": dict(self.roofline) if self.roofline else None,
+                "photos": [dict(p) for p in self.photos],
                 "results": [e.to_json() for e in self.results], "targets": targets(self)}
 
     def without_samples(self) -> "Results":
@@ -233,6 +244,17 @@ def markdown(results: Results) -> str:
             f"| {bare.p50:,.1f} | {wrapper} | {e2e} | {e.cold_start_s:.2f} "
             f"| {e.peak_rss_mb:.0f} | {e.throughput_ips:,.0f} | {gmacs} | {peak} "
             f"| {f'{r10.cpu_ms_per_inference:.2f}' if r10 else '–'} | {f'{r30.cpu_percent:.1f}' if r30 else '–'} | {e.status} |")
+    if results.photos:
+        lines += ["", "Photos end to end (`Classifier.predict` on the file's bytes, default format) beside Pillow's "
+                      "full-size decode of the same file, interleaved in one process:", "",
+                  "| photo | bytes | e2e p50 ms | decode p50 ms | e2e / decode | preprocess / decode | target |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for ph in results.photos:
+            target = "–" if ph.get("target") is None else (
+                f"≤ {ph['target']}: {'met' if ph['e2e_over_decode_p50'] <= ph['target'] else 'NOT met'}")
+            lines.append(f"| {ph['name']} | {ph['bytes']:,} | {ph['e2e_latency_us']['p50'] / 1000:.2f} "
+                         f"| {ph['decode_latency_us']['p50'] / 1000:.2f} | {ph['e2e_over_decode_p50']:.2f} "
+                         f"| {ph['preprocess_over_decode_p50']:.2f} | {target} |")
     t = targets(results)
     if t:
         lines += ["", "Targets (tflite-int8 on litert, 1 thread; onnx-int8 on onnxruntime, 2 threads; ratios from this run):", ""]

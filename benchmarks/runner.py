@@ -19,13 +19,14 @@ from PIL import Image
 from fashion_edge.benchmarks import coldstart, fixed_rate, roofline
 from fashion_edge.benchmarks.bare import bare_call
 from fashion_edge.benchmarks.environment import environment
+from fashion_edge.benchmarks.photos import PIXEL_BUDGET, describe, measure_photos
 from fashion_edge.benchmarks.results import ResultEntry, Results
 from fashion_edge.benchmarks.stats import LatencyStats
 from fashion_edge.benchmarks.timing import measure_in_rounds, time_calls
 from fashion_edge.runtime.backends import BACKENDS, BackendSpec, available_backends, runtime_for
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.classifier import Classifier
-from fashion_edge.runtime.formats import FORMATS
+from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS
 from fashion_edge.runtime.options import EngineOptions
 from fashion_edge.train.artifacts import library_versions
 
@@ -110,13 +111,24 @@ def run_bench(config: BenchConfig, log: Callable[[str], None] = print) -> Result
             entries.append(_measure(bundle, c, classifiers[c.key], samples, photo, data, keras_logits, roof, cfg, log))
     if model is not None:
         entries += _keras_entries(bundle, model, model_path, keras_logits, samples, data, cfg, log)
+    photos = _photos(bundle, data.x_test[0], cfg, log)
     settings = {"quick": cfg.quick, "runs": cfg.runs, "rounds": cfg.rounds, "keras_predict_runs": cfg.keras_predict_runs,
                 "e2e_runs": cfg.e2e_runs, "cold_start_repeats": cfg.cold_repeats, "throughput_batch": cfg.throughput_batch,
                 "rates_hz": list(cfg.rates), "rate_seconds": cfg.rate_seconds, "min_accuracy": cfg.min_accuracy}
     env = environment(library_versions())
     machine = {"cpu": env["cpu"], "arch": env["arch"], "cores": env["cores"], "python": env["python"],
                "versions": env["versions"]}
-    return Results(bundle.model, machine, settings, tuple(entries), env, roof.to_json() if roof else None)
+    return Results(bundle.model, machine, settings, tuple(entries), env, roof.to_json() if roof else None,
+                   tuple(t.to_json() for t in photos))
+
+
+def _photos(bundle: Bundle, pixels: np.ndarray, cfg: BenchConfig, log):
+    """Phone-size photos and a camera frame, end to end on the default format, beside Pillow's decode."""
+    timings = measure_photos(Classifier(bundle, format=DEFAULT_FORMAT), pixels, rounds=cfg.rounds,
+                             pixel_budget=50_000_000 if cfg.quick else PIXEL_BUDGET)
+    for line in describe(timings).splitlines():
+        log(f"  {line}")
+    return timings
 
 
 def _keras(bundle: Bundle):

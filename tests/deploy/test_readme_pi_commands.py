@@ -21,6 +21,7 @@ def test_every_command_of_the_pi_section_is_exercised_by_pi_check():
     substitutions = {"sudo ": "", "scp ": "cp ", "pi@raspberrypi.local:": ""}
     expectations = {
         "fashion-edge pack": '"$FE" pack "$BUNDLE"',
+        "cp dist/": 'cp "$DIST/$KIT"',
         "--extra onnx": "--extra onnx",
         "tar xzf": "tar xzf $KIT",
         "install.sh --enable-service": "install.sh",
