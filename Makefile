@@ -29,8 +29,8 @@ demo: install data
 # kernels: oneDNN off gives other float results, as another CPU would, so a change that passes on
 # one set of kernels only fails here rather than on a user's machine.
 test: install data
-	$(BIN)/pytest
-	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/pytest -m numeric
+	$(BIN)/pytest --durations=15
+	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/pytest -m numeric --durations=5
 
 # Debian's dataset-fashion-mnist: the real data, no download from a dataset URL at run time.
 data: $(DATA_DIR)/t10k-labels-idx1-ubyte.gz

@@ -25,26 +25,35 @@ def data():
 
 @pytest.fixture(scope="session")
 def trained_linear(tmp_path_factory):
-    """A linear model trained for one epoch on 12,000 real images: seconds, and well above chance."""
+    """The seed model on its quick recipe (`train --quick`): seconds, and well above chance."""
     from fashion_edge.train.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("artifacts")
-    return train(TrainConfig(model="linear", out=out, epochs=1, limit=12000, verbose=0))
+    return train(TrainConfig(model="linear", out=out, quick=True, verbose=0))
 
 
 @pytest.fixture(scope="session")
 def trained_edge(tmp_path_factory):
-    """An edge CNN trained briefly on real images: enough for int8 to agree with Keras at the gate."""
+    """The edge CNN on its quick recipe (`train --quick`): a few minutes of real training."""
     from fashion_edge.train.trainer import TrainConfig, train
 
     out = tmp_path_factory.mktemp("artifacts")
-    return train(TrainConfig(model="edge", out=out, epochs=2, limit=12000, verbose=0))
+    return train(TrainConfig(model="edge", out=out, quick=True, verbose=0))
 
 
 def _export(model_dir):
+    """Every format, with the parity gate's verdict recorded rather than enforced.
+
+    The int8 files of a short-trained model agree with Keras on about 99.6-99.7% of test images
+    against a 99.5% gate (measured: +9 to +22 images over 2 seeds x both TensorFlow kernel paths;
+    README, "Numbers across machines"), so whether the gate passes depends on the CPU. What the gate
+    decides is tested on constructed cases (tests/export/test_gate.py) and on a deliberately broken
+    export; the fixture's own figures are checked against bounds with explained margins
+    (tests/export/test_export.py).
+    """
     from fashion_edge.export.exporter import ExportConfig, export
 
-    return export(ExportConfig(model_dir=model_dir), log=lambda _: None)
+    return export(ExportConfig(model_dir=model_dir, enforce_gate=False), log=lambda _: None)
 
 
 @pytest.fixture(scope="session")
