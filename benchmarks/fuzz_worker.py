@@ -15,6 +15,7 @@ def main() -> None:
     backend, folder, start = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
     from fashion_edge.runtime.backends import open_backend
     from fashion_edge.runtime.errors import FashionEdgeError
+    from fashion_edge.runtime.options import EngineOptions
     from fashion_edge.runtime.session import Session
 
     from fashion_edge.runtime.preprocess import SIZE
@@ -24,7 +25,7 @@ def main() -> None:
     for i in range(start, len(cases)):
         print(f"start {i}", flush=True)
         try:
-            Session(open_backend(backend, cases[i].read_bytes(), 1)).logits_one(pixels)
+            Session(open_backend(backend, cases[i].read_bytes(), EngineOptions(threads=1))).logits_one(pixels)
             verdict = "prediction"
         except FashionEdgeError:
             verdict = "typed-error"

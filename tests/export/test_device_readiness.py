@@ -14,8 +14,10 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
+from fashion_edge.export import onnx_export  # noqa: E402
 from fashion_edge.export.device_checks import onnx_report, tflite_report  # noqa: E402
 from fashion_edge.runtime.backends import open_backend  # noqa: E402
+from fashion_edge.runtime.backends.onnx import int8_kernels_saturate  # noqa: E402
 from fashion_edge.runtime.bundle import Bundle  # noqa: E402
 from fashion_edge.runtime.formats import FORMATS  # noqa: E402
 from fashion_edge.runtime.preprocess import as_batch  # noqa: E402
@@ -103,8 +105,17 @@ def test_ort_file_runs_like_its_onnx_source_on_onnxruntime(edge_bundle, data):
         ort = Session(open_backend("onnxruntime", (edge_bundle.bundle / FORMATS[name].filename).read_bytes()))
         onnx = Session(open_backend("onnxruntime", (edge_bundle.bundle / FORMATS[source].filename).read_bytes()))
         a, b = ort.logits(x), onnx.logits(x)
-        assert (a.argmax(1) == b.argmax(1)).all(), name
-        assert np.abs(a - b).max() <= 1e-4, name
+        if FORMATS[name].calibrated and int8_kernels_saturate():
+            # This CPU runs the ORT file's QDQ graph in float (its saved int8 fusions would saturate
+            # here) and the ONNX file through exact int8 kernels: the two may round an intermediate
+            # differently, which moves a logit by an output step (measured: at most 1 step, 0 top-1
+            # changes in 300 images). Allow 2 steps and 3 images of 300.
+            step = onnx_export.output_step((edge_bundle.bundle / FORMATS[source].filename).read_bytes())
+            assert (a.argmax(1) == b.argmax(1)).mean() >= 0.99, name
+            assert np.abs(a - b).max() <= 2 * step + 1e-5, name
+        else:  # the same kernels, fused at conversion instead of at load
+            assert (a.argmax(1) == b.argmax(1)).all(), name
+            assert np.abs(a - b).max() <= 1e-4, name
 
 
 def test_fixed_batch_tflite_can_still_be_resized_to_a_batch(edge_bundle, data):

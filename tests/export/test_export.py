@@ -9,6 +9,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
+from fashion_edge.export import onnx_export, tflite_export  # noqa: E402
 from fashion_edge.export.exporter import ExportConfig, ParityError, export  # noqa: E402
 from fashion_edge.runtime.backends import choose_backend, open_backend  # noqa: E402
 from fashion_edge.runtime.bundle import Bundle  # noqa: E402
@@ -71,7 +72,11 @@ def test_calibration_search_is_recorded_and_judged_on_validation_images_only(edg
     assert set(manifest.calibration.formats) == set(calibrated)
     for name, choice in manifest.calibration.formats.items():
         assert choice.validation_images == 6000  # the training set's 10% validation split, not the test set
-        assert len(choice.candidates) >= 3
+        declared = (tflite_export.recipes(FORMATS[name].precision) if FORMATS[name].family == "tflite"
+                    else onnx_export.INT8_RECIPES)
+        assert [c.recipe for c in choice.candidates] == [r.name for r in declared], name  # every recipe tried
+        if FORMATS[name].precision == "int8":
+            assert len(declared) >= 3, name
         best = max(choice.candidates, key=lambda c: c.validation_agreement)
         kept = next(c for c in choice.candidates if c.recipe == choice.chosen.name)
         assert kept.validation_agreement == best.validation_agreement
