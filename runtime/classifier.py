@@ -40,7 +40,7 @@ class Prediction:
 
 class Classifier:
     def __init__(self, bundle: str | Path | Bundle = DEFAULT_BUNDLE, format: str = DEFAULT_FORMAT,
-                 backend: str | None = None, threads: int | None = None) -> None:
+                 backend: str | None = None, threads: int | None = None, self_check: bool = False) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self.format = format
         self.backend_name = choose_backend(format, backend)
@@ -56,6 +56,12 @@ class Classifier:
                               f"disagrees with manifest.json ({want.dtype}, scale {want.scale})")
         self.labels: tuple[str, ...] = self.bundle.labels
         self.threads = threads
+        # Opt-in golden run (runtime/selfcheck.py): raises SelfCheckError if this backend disagrees.
+        self.self_check_result = None
+        if self_check:
+            from fashion_edge.runtime import selfcheck
+
+            self.self_check_result = selfcheck.require(self)
 
     def __repr__(self) -> str:
         return f"Classifier({str(self.bundle.path)!r}, format={self.format!r}, backend={self.backend_name!r})"
