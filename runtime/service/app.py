@@ -13,53 +13,21 @@ Swagger UI from a CDN that a device on a local network may not reach.
 from __future__ import annotations
 
 import json
-import time
 
-from fastapi import FastAPI, Query, Request
-from starlette.datastructures import UploadFile
+from fastapi import FastAPI, Request
 from starlette.responses import FileResponse, Response
 
 from fashion_edge.runtime.bundle import Bundle
-from fashion_edge.runtime.errors import InvalidImageError
-from fashion_edge.runtime.service import problems
+from fashion_edge.runtime.service import classify, problems
 from fashion_edge.runtime.service.config import ServeConfig
 from fashion_edge.runtime.service.files import BundleFiles, media_type
-from fashion_edge.runtime.service.metrics import Metrics
+from fashion_edge.runtime.service.metrics import Metrics, TemplateRoute
 from fashion_edge.runtime.service.pool import InferencePool
 from fashion_edge.runtime.versions import version_of
-
-DEFAULT_TOP = 3
-IMAGE_BODY = {"requestBody": {"required": True, "description": "The image file's bytes (JPEG, PNG, WebP, ...), "
-                              "or multipart/form-data with the image in field `file`.",
-                              "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-                                          "image/*": {"schema": {"type": "string", "format": "binary"}},
-                                          "multipart/form-data": {"schema": {
-                                              "type": "object", "required": ["file"],
-                                              "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
-ERROR_SCHEMA = {"description": "`{error, type}`", "content": {"application/json": {"schema": {
-    "type": "object", "properties": {"error": {"type": "string"}, "type": {"type": "string"}}}}}}
 
 
 def _json(payload: dict, status: int = 200, headers: dict | None = None) -> Response:
     return Response(json.dumps(payload).encode(), status, headers=headers, media_type="application/json")
-
-
-async def _image_bytes(request: Request) -> bytes:
-    """The raw body, or the `file` field of a multipart form (anything else is raw bytes: curl --data-binary)."""
-    if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        form = await request.form(max_files=1, max_fields=16)
-        try:
-            upload = form.get("file")
-            if not isinstance(upload, UploadFile):
-                raise InvalidImageError("multipart form has no file field named 'file'")
-            data = await upload.read()
-        finally:
-            await form.close()
-    else:
-        data = await request.body()
-    if not data:
-        raise InvalidImageError("empty body: send the image file's bytes (or multipart field 'file')")
-    return data
 
 
 def create_app(config: ServeConfig, bundle: Bundle, pool: InferencePool, metrics: Metrics, web: dict) -> FastAPI:
@@ -70,7 +38,7 @@ def create_app(config: ServeConfig, bundle: Bundle, pool: InferencePool, metrics
                   summary=f"Fashion-MNIST classifier ({bundle.model}, {config.format})",
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     problems.install(app)
-    errors = {code: ERROR_SCHEMA for code in (401, 413, 422, 503)}
+    _document_classify(app, len(labels))
 
     @app.get("/healthz", summary="200 once the model is loaded and self-checked, 503 before")
     async def healthz() -> Response:
@@ -95,23 +63,7 @@ def create_app(config: ServeConfig, bundle: Bundle, pool: InferencePool, metrics
             "web_app": bool(web), "versions": service_versions(pool.backend_name), "export_versions": dict(m.versions),
         })
 
-    @app.post("/v1/classify", summary="Classify one image", openapi_extra=IMAGE_BODY, responses=errors)
-    async def classify(request: Request, top: int = Query(DEFAULT_TOP, ge=1, le=len(labels),
-                                                          description="how many best classes to list")) -> Response:
-        data = await _image_bytes(request)
-        received = time.perf_counter()
-        outcome = await pool.classify(data)
-        probs = outcome.probabilities()
-        best = outcome.logits.index(max(outcome.logits))
-        order = sorted(range(len(probs)), key=lambda i: (-probs[i], i))[:top]
-        total = time.perf_counter() - received
-        metrics.total.observe(total)
-        return _json({
-            "label_id": best, "label": labels[best], "confidence": probs[best], "probabilities": list(probs),
-            "top": [{"label_id": i, "label": labels[i], "confidence": probs[i]} for i in order],
-            "timing_ms": {"preprocess": round(outcome.preprocess_s * 1e3, 3),
-                          "inference": round(outcome.inference_s * 1e3, 3), "total": round(total * 1e3, 3)},
-        })
+    app.router.routes.append(TemplateRoute(classify.PATH, classify.endpoint(pool, labels, metrics), methods=["POST"]))
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus() -> Response:
@@ -142,6 +94,21 @@ def create_app(config: ServeConfig, bundle: Bundle, pool: InferencePool, metrics
                                     "index.html); build apps/web into the wheel, or pass --web-root DIR",
                                     "WebAppMissing")
     return app
+
+
+def _document_classify(app: FastAPI, classes: int) -> None:
+    """Add the hand-routed POST /v1/classify (runtime/service/classify.py) to the generated schema."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema["paths"][classify.PATH] = classify.openapi_path(classes)
+            schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = classify.ERROR_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def _static(path):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from starlette.routing import Route
+
 from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, Info,
                                disable_created_metrics, generate_latest)
 
@@ -50,6 +52,15 @@ class Metrics:
 
     def render(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class TemplateRoute(Route):
+    """A plain Starlette route that records itself in the scope, as FastAPI does for its own routes,
+    so RequestCounter can label it by template."""
+
+    async def handle(self, scope, receive, send) -> None:
+        scope["route"] = self
+        await super().handle(scope, receive, send)
 
 
 class RequestCounter:

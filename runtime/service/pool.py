@@ -25,6 +25,7 @@ from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.preprocess import preprocess
 from fashion_edge.runtime.selfcheck import SelfCheck
+from fashion_edge.runtime.service.limits import PhotoGate
 
 log = logging.getLogger("fashion_edge.serve")
 
@@ -84,6 +85,7 @@ class InferencePool:
         self.workers, self.capacity = workers, workers + queue_size
         self._observe = observe or (lambda _p, _i: None)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._gate = PhotoGate()
         self._threads: list[threading.Thread] = []
         self.admitted = 0                 # touched on the event loop only
         self.waiting = 0                  # admitted jobs not yet picked up by a worker (approximate)
@@ -149,7 +151,8 @@ class InferencePool:
                 continue
             try:
                 t0 = time.perf_counter()
-                pixels = preprocess(job.data)
+                with self._gate.admit(job.data):   # memory: large photos one at a time, huge ones refused
+                    pixels = preprocess(job.data)
                 t1 = time.perf_counter()
                 logits = clf.logits(pixels[None])[0]
                 t2 = time.perf_counter()

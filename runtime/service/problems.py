@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from fashion_edge.runtime.errors import InvalidImageError
+from fashion_edge.runtime.service.classify import BadQuery
 from fashion_edge.runtime.service.pool import NotReady, QueueFull
 
 RETRY_AFTER_S = "1"
@@ -76,6 +77,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
         return problem(422, _validation_message(exc), "ValidationError")
+
+    @app.exception_handler(BadQuery)
+    async def _query(_request: Request, exc: BadQuery) -> Response:
+        return problem(422, str(exc), "ValidationError")
 
     @app.exception_handler(InvalidImageError)
     async def _image(_request: Request, exc: InvalidImageError) -> Response:

@@ -84,6 +84,8 @@ def hostile_requests(photo: bytes) -> list[tuple[str, str, str, bytes | None, di
         ("blank white image", "POST", "/v1/classify", blank, {"Content-Type": "image/png"}, 422, "InvalidImageError"),
         ("PNG claiming 100000x100000", "POST", "/v1/classify", _png_claiming(100000, 100000), jpeg, 422,
          "InvalidImageError"),
+        ("PNG claiming 6000x5000 (30 MP, over the service's ceiling)", "POST", "/v1/classify",
+         _png_claiming(6000, 5000), jpeg, 422, "InvalidImageError"),
         ("multipart without field file", "POST", "/v1/classify", no_file, no_file_headers, 422, "InvalidImageError"),
         ("multipart with a wrong boundary", "POST", "/v1/classify", no_file,
          {"Content-Type": "multipart/form-data; boundary=other"}, 400, "BadRequest"),
