@@ -144,7 +144,10 @@ def main(argv=None) -> int:
     out.write_text(json.dumps(results, indent=2))
     print(render_markdown(results))
     print(f"wrote {out}")
-    return 0 if all(t["met"] for t in results["targets"].values()) else 1
+    # Exit 1 only for wrong behaviour (a 5xx, a wrong label, a malformed request not refused); the
+    # speed targets depend on the machine and are reported in serve.json, not enforced here.
+    correctness = ("soak_malformed_all_4xx", "soak_good_all_correct", "soak_no_5xx_or_dropped")
+    return 0 if all(results["targets"][k]["met"] for k in correctness) else 1
 
 
 if __name__ == "__main__":

@@ -178,6 +178,13 @@ def diagnose(bundle_path: Path | None, log: Callable[[str], None] = lambda _: No
                      ok, _advice(bundle, backends, best))
 
 
+def _failure(probe: Probe) -> str:
+    """'CRASHED with SIGILL (Illegal instruction)', 'TIMEOUT: no answer within 120 s (hung)', ..."""
+    if probe.status == "crashed":
+        return probe.error.replace("crashed", "CRASHED", 1)
+    return f"{probe.status.upper()}: {probe.error}"
+
+
 def render(d: Diagnosis) -> str:
     p = d.platform
     lines = [f"platform  {p['system']} {p['release']} {p['machine']}; Python {p['python']}, numpy {p['numpy']}, "
@@ -189,7 +196,7 @@ def render(d: Diagnosis) -> str:
              f"{'backend':16s}{'installed':12s}import in a child process"]
     for b in d.backends:
         state = ("not installed: pip install \"fashion-edge[" + b.extra + "]\"") if b.probe is None else (
-            f"ok ({b.probe.detail.get('seconds', 0):.2f} s)" if b.probe.ok else f"{b.probe.status.upper()}: {b.probe.error}")
+            f"ok ({b.probe.detail.get('seconds', 0):.2f} s)" if b.probe.ok else _failure(b.probe))
         lines.append(f"{b.name:16s}{(b.version or '-'):12s}{state}")
     if d.pairs:
         lines += ["", f"{'format':16s}{'backend':16s}{'threads':>8s}  golden check (max |dlogit| / allowed)   p50 us"]
@@ -197,7 +204,7 @@ def render(d: Diagnosis) -> str:
             check = pr.probe.detail.get("check")
             figures = f"{check['max_abs_diff']:.1e} / {check['atol']:.1e}" if check else ""
             verdict = "pass" if pr.probe.ok else pr.probe.status.upper()
-            text = f"{verdict} {figures}" if check else f"{verdict}: {pr.probe.error}"
+            text = f"{verdict} {figures}" if check else _failure(pr.probe)
             p50 = f"{pr.p50():8.0f}" if check else ""
             lines.append(f"{pr.format:16s}{pr.backend:16s}{pr.threads:>8d}  {text:38s}{p50}")
     lines += ["", ("recommended: " if d.recommendation else "") + d.advice]

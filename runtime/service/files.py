@@ -8,6 +8,7 @@ of those tables or gets 404, so `..`, encoded slashes or symlinks cannot lead an
 from __future__ import annotations
 
 import mimetypes
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ _TYPES = {".tflite": "application/octet-stream", ".onnx": "application/octet-str
           ".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
           ".webmanifest": "application/manifest+json", ".json": "application/json", ".txt": "text/plain; charset=utf-8"}
 _NOT_SERVED = {".py", ".pyc", ".pyo"}
+_NOT_SERVED_DIRS = {"node_modules"}     # a development checkout (--web-root apps/web) has one
 
 
 def media_type(name: str) -> str:
@@ -65,7 +67,7 @@ class BundleFiles:
 
 
 def _servable(relative: Path) -> bool:
-    return (not any(part.startswith((".", "__")) for part in relative.parts)
+    return (not any(part.startswith((".", "__")) or part in _NOT_SERVED_DIRS for part in relative.parts)
             and relative.suffix.lower() not in _NOT_SERVED)
 
 
@@ -89,16 +91,17 @@ def web_files(root: Path | None) -> Mapping[str, Path]:
         return {}
     root = root.resolve()
     found: dict[str, Path] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if not _servable(relative) or not path.is_file():
-            continue
-        real = path.resolve()
-        if root not in real.parents:   # a symlink pointing out of the folder
-            continue
-        found["/" + relative.as_posix()] = real
-        if len(found) > MAX_WEB_FILES:
-            raise ValueError(f"{root}: more than {MAX_WEB_FILES} files; is this the web app's folder?")
+    for folder, dirs, names in os.walk(root):   # symlinked folders are not followed
+        dirs[:] = sorted(d for d in dirs if _servable(Path(d)))
+        for name in sorted(names):
+            path = Path(folder) / name
+            relative = path.relative_to(root)
+            real = path.resolve()
+            if not _servable(relative) or not real.is_file() or root not in real.parents:
+                continue   # hidden, Python, or a symlink pointing out of the folder
+            found["/" + relative.as_posix()] = real
+            if len(found) > MAX_WEB_FILES:
+                raise ValueError(f"{root}: more than {MAX_WEB_FILES} files; is this the web app's folder?")
     if "/index.html" in found:
         found["/"] = found["/index.html"]
     return found

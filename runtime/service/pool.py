@@ -88,7 +88,7 @@ class InferencePool:
         self._gate = PhotoGate()
         self._threads: list[threading.Thread] = []
         self.admitted = 0                 # touched on the event loop only
-        self.waiting = 0                  # admitted jobs not yet picked up by a worker (approximate)
+        self._busy: list[bool] = []       # one flag per worker, set by the worker itself (no loop wake-up)
         self.ready = False
         self.failure: str | None = None
         self.self_check: SelfCheck | None = None
@@ -117,8 +117,9 @@ class InferencePool:
             return
         self.self_check = classifiers[0].self_check_result
         self.backend_name = classifiers[0].backend_name
+        self._busy = [False] * len(classifiers)
         for i, clf in enumerate(classifiers):
-            thread = threading.Thread(target=self._work, args=(clf,), name=f"fashion-edge-worker-{i}", daemon=True)
+            thread = threading.Thread(target=self._work, args=(i, clf), name=f"fashion-edge-worker-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
         self.ready = True
@@ -136,19 +137,23 @@ class InferencePool:
         loop = asyncio.get_running_loop()
         job = _Job(data, loop.create_future(), loop)
         self.admitted += 1
-        self.waiting += 1
         self._jobs.put(job)
         return await job.future
 
-    def _work(self, clf: Classifier) -> None:
+    @property
+    def waiting(self) -> int:
+        """Admitted jobs no worker has picked up yet (read at scrape time; approximate by nature)."""
+        return max(0, self.admitted - sum(self._busy))
+
+    def _work(self, index: int, clf: Classifier) -> None:
         while True:
             job = self._jobs.get()
             if job is None:
                 return
-            _on_loop(job, self._picked)
             if job.future.cancelled():  # the client left while the job waited: skip the work
                 _on_loop(job, self._settle, job, None)
                 continue
+            self._busy[index] = True
             try:
                 t0 = time.perf_counter()
                 with self._gate.admit(job.data):   # memory: large photos one at a time, huge ones refused
@@ -160,10 +165,8 @@ class InferencePool:
                 self._observe(t1 - t0, t2 - t1)
             except Exception as exc:  # typed errors become 4xx; anything else a 500, never a dead worker
                 outcome = exc
-            _on_loop(job, self._settle, job, outcome)
-
-    def _picked(self) -> None:
-        self.waiting -= 1
+            self._busy[index] = False
+            _on_loop(job, self._settle, job, outcome)   # the one wake-up of the event loop per job
 
     def _settle(self, job: _Job, outcome: Classified | BaseException | None) -> None:
         self.admitted -= 1

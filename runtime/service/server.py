@@ -48,7 +48,7 @@ def build(config: ServeConfig):
     backend = choose_backend(config.format, config.backend)   # a backend not installed: MissingExtraError now
     metrics = Metrics()
     pool = InferencePool(bundle, config.format, backend, config.workers, config.queue, metrics.observe_worker)
-    metrics.track(lambda: max(pool.waiting, 0), lambda: pool.admitted, lambda: 1.0 if pool.ready else 0.0)
+    metrics.track(lambda: pool.waiting, lambda: pool.admitted, lambda: 1.0 if pool.ready else 0.0)
     metrics.model.info({"model": bundle.model, "format": config.format, "backend": backend,
                         "preprocessing": bundle.manifest.input.preprocessing})
     root = find_web_root(config.web_root)
