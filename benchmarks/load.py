@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import platform
 import tempfile
 import time
@@ -46,6 +47,31 @@ def shop_photo(pixels: np.ndarray, size: int = 320) -> bytes:
     return out.getvalue()
 
 
+def parallel_capacity(seconds: float = 1.0) -> float:
+    """How many cores this process really gets now: 2-thread/1-thread throughput of sha256 over 1 MB
+    buffers (hashlib releases the GIL). ~2.0 on an idle 2-core machine; less when others compete."""
+    import hashlib
+    import threading
+
+    block = bytes(1 << 20)
+
+    def spin(counter: list[int], until: float) -> None:
+        while time.perf_counter() < until:
+            hashlib.sha256(block).digest()
+            counter[0] += 1
+
+    one = [0]
+    spin(one, time.perf_counter() + seconds)
+    counts = [[0], [0]]
+    until = time.perf_counter() + seconds
+    threads = [threading.Thread(target=spin, args=(c, until)) for c in counts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return round((counts[0][0] + counts[1][0]) / max(1, one[0]), 2)
+
+
 def in_process_ms(clf: Classifier, data: bytes, runs: int) -> list[float]:
     samples = []
     for _ in range(runs):
@@ -61,6 +87,7 @@ def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak
 
     data = load_fashion_mnist(allow_download=False)
     clf = Classifier(bundle, format=fmt, threads=1)     # as each server worker: one interpreter, one thread
+    load_before, capacity_before = os.getloadavg()[0], parallel_capacity()
     photo = image.read_bytes() if image else shop_photo(data.x_test[0])
     good = [(shop_photo(data.x_test[i]), clf.predict(shop_photo(data.x_test[i])).label_id) for i in range(16)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,6 +115,10 @@ def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak
     p50, p90, p99 = np.percentile(local, [50, 90, 99])
     results = {
         "machine": {"cpu": cpu_info().to_json(), "platform": platform.platform(),
+                    # others' work on the same cores: 1-minute load average and the cores a 2-thread
+                    # GIL-free probe really got, before the study and after it
+                    "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+                    "parallel_capacity": [capacity_before, parallel_capacity()],
                     "versions": versions("fashion-edge", "numpy", "Pillow", "fastapi", "uvicorn", "ai-edge-litert",
                                          "onnxruntime")},
         "tool": hey_version(), "bundle": str(bundle), "format": info["format"], "backend": info["backend"],

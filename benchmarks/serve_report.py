@@ -33,6 +33,14 @@ def evaluate(results: dict) -> dict:
     }
 
 
+def _contention(machine: dict) -> list[str]:
+    if "parallel_capacity" not in machine:
+        return []
+    (cap0, cap1), (load0, load1) = machine["parallel_capacity"], machine["load_average"]
+    return ["", f"Other work on the machine: 1-minute load average {load0:.1f} before, {load1:.1f} after; a "
+                f"2-thread GIL-free probe got {cap0:.2f} and {cap1:.2f} cores' worth (2.0 = both cores free)."]
+
+
 def render_markdown(results: dict) -> str:
     """A REPORT.md section: the load table beside the in-process baseline, the soak, the targets."""
     e2e = results["in_process_e2e_ms"]
@@ -44,6 +52,7 @@ def render_markdown(results: dict) -> str:
         f"{results['queue']}; {cpu['model']}, {cpu['cores']} core(s) shared with the load generator "
         f"({results['tool']}, keep-alive, loopback). Image: {results['image']['source']} "
         f"({results['image']['bytes']:,} bytes, {results['image']['size'][0]}x{results['image']['size'][1]}).",
+        *_contention(results["machine"]),
         "",
         f"In-process end-to-end (`Classifier.predict(bytes)`, same file, same run): p50 {e2e['p50']:.2f} ms, "
         f"p99 {e2e['p99']:.2f} ms ({e2e['n']:,} calls).",

@@ -63,7 +63,9 @@ def create_app(config: ServeConfig, bundle: Bundle, pool: InferencePool, metrics
             "web_app": bool(web), "versions": service_versions(pool.backend_name), "export_versions": dict(m.versions),
         })
 
-    app.router.routes.append(TemplateRoute(classify.PATH, classify.endpoint(pool, labels, metrics), methods=["POST"]))
+    route = TemplateRoute(classify.PATH, classify.endpoint(pool, labels, metrics), methods=["POST"])
+    app.router.routes.append(route)
+    app.state.classify_route = route     # server.build puts classify.ClassifyLane in front of the app
 
     @app.get("/metrics", summary="Prometheus metrics")
     async def prometheus() -> Response:

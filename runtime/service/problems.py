@@ -13,10 +13,10 @@ from typing import Iterable, Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from fashion_edge.runtime.errors import InvalidImageError
-from fashion_edge.runtime.service.classify import BadQuery
 from fashion_edge.runtime.service.pool import NotReady, QueueFull
 
 RETRY_AFTER_S = "1"
@@ -61,11 +61,17 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that give every error the `{error, type}` shape."""
+class BadQuery(ValueError):
+    """A query parameter that cannot be used (answered 422 ValidationError)."""
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+
+HANDLED = (StarletteHTTPException, MultiPartException, RequestValidationError, BadQuery, InvalidImageError,
+           BodyTooLarge, QueueFull, NotReady)
+
+
+def response_for(request: Request, exc: Exception) -> Response | None:
+    """The `{error, type}` answer to an exception a request can cause, or None for anything else (a bug)."""
+    if isinstance(exc, StarletteHTTPException):
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and message == "Not Found":
             message = "no such route or file (see /openapi.json)"
@@ -73,30 +79,31 @@ def install(app: FastAPI) -> None:
             allowed = (exc.headers or {}).get("Allow", "")
             message = f"{request.method} is not allowed on {request.url.path}; use {allowed or 'another method'}"
         return problem(exc.status_code, message, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+    if isinstance(exc, MultiPartException):   # Starlette turns it into a 400 only inside its own app
+        return problem(400, f"malformed multipart body: {exc.message}", "BadRequest")
+    if isinstance(exc, RequestValidationError):
         return problem(422, _validation_message(exc), "ValidationError")
-
-    @app.exception_handler(BadQuery)
-    async def _query(_request: Request, exc: BadQuery) -> Response:
+    if isinstance(exc, BadQuery):
         return problem(422, str(exc), "ValidationError")
-
-    @app.exception_handler(InvalidImageError)
-    async def _image(_request: Request, exc: InvalidImageError) -> Response:
+    if isinstance(exc, InvalidImageError):
         return problem(422, str(exc), type(exc).__name__)
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(_request: Request, exc: BodyTooLarge) -> Response:
+    if isinstance(exc, BodyTooLarge):
         return problem(413, str(exc), "PayloadTooLarge", {"Connection": "close"})
-
-    @app.exception_handler(QueueFull)
-    async def _full(_request: Request, _exc: QueueFull) -> Response:
+    if isinstance(exc, QueueFull):
         return problem(503, "every worker is busy and the queue is full; retry shortly", "QueueFull",
                        {"Retry-After": RETRY_AFTER_S})
-
-    @app.exception_handler(NotReady)
-    async def _not_ready(_request: Request, exc: NotReady) -> Response:
+    if isinstance(exc, NotReady):
         if exc.failed:
             return problem(503, f"the model did not load or failed its self-check: {exc}", "NotReady")
         return problem(503, "the model is loading; retry shortly", "NotReady", {"Retry-After": RETRY_AFTER_S})
+    return None
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that give every error the `{error, type}` shape."""
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        return response_for(request, exc)
+
+    for kind in HANDLED:
+        app.add_exception_handler(kind, handler)

@@ -38,6 +38,7 @@ def build(config: ServeConfig):
     require("uvicorn", "serve", "fashion-edge serve")
     require("prometheus_client", "serve", "fashion-edge serve")
     from fashion_edge.runtime.service.app import create_app
+    from fashion_edge.runtime.service.classify import ClassifyLane
     from fashion_edge.runtime.service.files import find_web_root, web_files
     from fashion_edge.runtime.service.guards import ApiKeyGuard, BodyLimitGuard
     from fashion_edge.runtime.service.metrics import Metrics, RequestCounter
@@ -59,7 +60,7 @@ def build(config: ServeConfig):
 
         raise UsageError(str(exc)) from None
     app = create_app(config, bundle, pool, metrics, dict(web))
-    asgi = BodyLimitGuard(app, config.max_body_bytes)
+    asgi = BodyLimitGuard(ClassifyLane(app, app.state.classify_route), config.max_body_bytes)
     if config.api_key:
         asgi = ApiKeyGuard(asgi, config.api_key)
     return RequestCounter(asgi, metrics), pool, root
