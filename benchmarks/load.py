@@ -3,7 +3,8 @@
     flock /tmp/fashion-edge-cpu.lock python -m fashion_edge.benchmarks.load artifacts/edge/bundle
 
 1. In-process end-to-end latency of one real JPEG (Classifier.predict(bytes): decode, preprocess,
-   infer), the baseline the service is compared with.
+   infer), the baseline the service is compared with: in this process with the server's malloc
+   settings (runtime/service/allocator.py, like for like), and in a child with glibc's defaults.
 2. A real server on 127.0.0.1 and Debian's `hey` POSTing the same file at concurrency 1, 8 and 32,
    in interleaved rounds (noise lands on every level alike); the in-process loop runs between rounds.
 3. A soak of 20,000+ requests, one in ten malformed, every answer checked, server RSS watched.
@@ -28,57 +29,15 @@ import numpy as np
 from PIL import Image
 
 from fashion_edge.benchmarks import soak
+from fashion_edge.benchmarks.inprocess import default_malloc_baseline, in_process_ms, parallel_capacity, shop_photo
 from fashion_edge.benchmarks.loadgen import ServerProcess, combine, hey_version, run_hey
 from fashion_edge.benchmarks.serve_report import evaluate, render_markdown
 from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.cpu import cpu_info
+from fashion_edge.runtime.service.allocator import keep_freed_buffers
 from fashion_edge.runtime.versions import versions
 
 CONCURRENCY = (1, 8, 32)
-
-
-def shop_photo(pixels: np.ndarray, size: int = 320) -> bytes:
-    """A test image as a JPEG product photo: the garment (inverted to dark-on-light) on a white canvas."""
-    big = Image.fromarray(255 - pixels).resize((224, 224), Image.Resampling.BICUBIC).convert("RGB")
-    canvas = Image.new("RGB", (size, size), "white")
-    canvas.paste(big, ((size - 224) // 2, (size - 224) // 2))
-    out = io.BytesIO()
-    canvas.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def parallel_capacity(seconds: float = 1.0) -> float:
-    """How many cores this process really gets now: 2-thread/1-thread throughput of sha256 over 1 MB
-    buffers (hashlib releases the GIL). ~2.0 on an idle 2-core machine; less when others compete."""
-    import hashlib
-    import threading
-
-    block = bytes(1 << 20)
-
-    def spin(counter: list[int], until: float) -> None:
-        while time.perf_counter() < until:
-            hashlib.sha256(block).digest()
-            counter[0] += 1
-
-    one = [0]
-    spin(one, time.perf_counter() + seconds)
-    counts = [[0], [0]]
-    until = time.perf_counter() + seconds
-    threads = [threading.Thread(target=spin, args=(c, until)) for c in counts]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return round((counts[0][0] + counts[1][0]) / max(1, one[0]), 2)
-
-
-def in_process_ms(clf: Classifier, data: bytes, runs: int) -> list[float]:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter_ns()
-        clf.predict(data)
-        samples.append((time.perf_counter_ns() - start) / 1e6)
-    return samples
 
 
 def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak_requests: int, fmt: str,
@@ -86,6 +45,7 @@ def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak
     from fashion_edge.train.data import load_fashion_mnist
 
     data = load_fashion_mnist(allow_download=False)
+    keep_freed_buffers()      # the server's allocator settings, so the baseline is like for like
     clf = Classifier(bundle, format=fmt, threads=1)     # as each server worker: one interpreter, one thread
     load_before, capacity_before = os.getloadavg()[0], parallel_capacity()
     photo = image.read_bytes() if image else shop_photo(data.x_test[0])
@@ -100,9 +60,11 @@ def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak
             run_hey(url, body, 300, 2)                     # warm-up: connections, caches, allocators
             in_process_ms(clf, photo, 100)
             local: list[float] = []
+            default: list[float] = []
             runs: dict[int, list] = {c: [] for c in CONCURRENCY}
             for r in range(rounds):
                 local += in_process_ms(clf, photo, max(50, requests // rounds // 2))
+                default += default_malloc_baseline(bundle, body, fmt, max(50, requests // rounds // 2))
                 for c in CONCURRENCY:
                     runs[c].append(run_hey(url, body, max(c * 10, requests // rounds), c))
                     log(f"round {r + 1}/{rounds}: concurrency {c:2d}: {runs[c][-1].rps:7.1f} req/s")
@@ -112,7 +74,6 @@ def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak
             info = json.loads(_get(server.port, "/v1/info"))
         finally:
             exit_code = server.stop()
-    p50, p90, p99 = np.percentile(local, [50, 90, 99])
     results = {
         "machine": {"cpu": cpu_info().to_json(), "platform": platform.platform(),
                     # others' work on the same cores: 1-minute load average and the cores a 2-thread
@@ -125,13 +86,19 @@ def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak
         "workers": info["workers"], "queue": info["queue"],
         "image": {"source": str(image) if image else "Fashion-MNIST test image 0 as a 320x320 JPEG product photo",
                   "bytes": len(photo), "size": list(Image.open(io.BytesIO(photo)).size)},
-        "in_process_e2e_ms": {"p50": round(float(p50), 3), "p90": round(float(p90), 3), "p99": round(float(p99), 3),
-                              "n": len(local)},
+        # Classifier.predict(bytes) on the same file, one interpreter thread: with the server's malloc
+        # settings (the like-for-like baseline), and as a script gets it by default (a child process)
+        "in_process_e2e_ms": _stats(local), "in_process_e2e_default_malloc_ms": _stats(default),
         "load": load, "soak": soaked, "server_exit_code": exit_code,
         "settings": {"requests_per_level": requests, "rounds": rounds, "soak_requests": soak_requests},
     }
     results["targets"] = evaluate(results)
     return results
+
+
+def _stats(samples: list[float]) -> dict:
+    p50, p90, p99 = np.percentile(samples, [50, 90, 99])
+    return {"p50": round(float(p50), 3), "p90": round(float(p90), 3), "p99": round(float(p99), 3), "n": len(samples)}
 
 
 def _get(port: int, path: str) -> bytes:

@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from starlette.responses import FileResponse, Response
 
 from fashion_edge.runtime.bundle import Bundle
+from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.service import classify, problems
 from fashion_edge.runtime.service.config import ServeConfig
 from fashion_edge.runtime.service.files import BundleFiles, media_type
@@ -76,7 +77,10 @@ def create_app(config: ServeConfig, bundle: Bundle, pool: InferencePool, metrics
     async def bundle_file(name: str, request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
-        blob = await run_in_threadpool(files.get, name)   # hashing a model file is not the event loop's job
+        try:
+            blob = await run_in_threadpool(files.get, name)   # hashing a model file is not the event loop's job
+        except BundleError as exc:   # altered on disk since start-up: the server's problem, said plainly
+            return problems.problem(500, str(exc), "BundleError")
         if blob is None:
             return problems.problem(404, f"{name!r} is not a file of this bundle", "NotFound")
         etag = f'"{blob.etag}"'

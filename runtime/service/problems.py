@@ -105,5 +105,9 @@ def install(app: FastAPI) -> None:
     async def handler(request: Request, exc: Exception) -> Response:
         return response_for(request, exc)
 
+    async def internal(_request: Request, exc: Exception) -> Response:   # a bug: still the same shape
+        return problem(500, f"internal error ({type(exc).__name__}); see the service log", "InternalError")
+
     for kind in HANDLED:
         app.add_exception_handler(kind, handler)
+    app.add_exception_handler(Exception, internal)

@@ -76,6 +76,9 @@ def exposure_warning(config: ServeConfig) -> str | None:
 
 def serve(config: ServeConfig) -> int:
     _configure_logging()
+    from fashion_edge.runtime.service.allocator import keep_freed_buffers
+
+    tuned = keep_freed_buffers()   # before anything is loaded: see allocator.py
     asgi, pool, web_root = build(config)
     import uvicorn
 
@@ -91,9 +94,10 @@ def serve(config: ServeConfig) -> int:
                              "loopback only" if config.loopback else "REACHABLE FROM THE NETWORK")
             pool.start()   # after the socket is up: /healthz answers 503 until this is done
 
-    log.info("bundle %s: %s, %s requested; %d worker(s), queue %d, body limit %.1f MB, web app %s, API key %s",
-             config.bundle, config.format, config.backend or "best installed backend", config.workers, config.queue,
-             config.max_body_bytes / 1024 / 1024, web_root or "not installed", "required" if config.api_key else "off")
+    log.info("bundle %s: %s, %s requested; %d worker(s), queue %d, body limit %.1f MB, web app %s, API key %s, "
+             "malloc %s", config.bundle, config.format, config.backend or "best installed backend", config.workers,
+             config.queue, config.max_body_bytes / 1024 / 1024, web_root or "not installed",
+             "required" if config.api_key else "off", "tuned" if tuned else "default")
     if exposure_warning(config):
         log.warning(exposure_warning(config))
     uconfig = uvicorn.Config(asgi, host=config.host, port=config.port, log_config=None, access_log=False,

@@ -140,3 +140,16 @@ def test_web_app_is_served_from_web_root_and_missing_one_is_a_404(start_server, 
     s2.wait_healthy()
     reply = s2.request("GET", "/")
     assert reply.status == 404 and reply.json()["type"] == "WebAppMissing"
+
+
+def test_a_bundle_file_altered_after_start_is_refused_not_served(start_server, bundle_dir, tmp_path):
+    import shutil
+
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    s = start_server(bundle=copy)
+    s.wait_healthy()
+    (copy / "labels.txt").write_text("tampered\n")
+    reply = s.request("GET", "/bundle/labels.txt")
+    assert reply.status == 500 and reply.json()["type"] == "BundleError" and b"tampered" not in reply.body
+    assert s.request("GET", "/healthz").status == 200
