@@ -10,7 +10,7 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXTRAS := train,export,litert,onnx,serve,dev
 
-.PHONY: demo test data install clean pi-check kit
+.PHONY: demo test data install clean pi-check kit serve-study
 
 demo: install data
 	$(FE) train --model linear --out $(ARTIFACTS)
@@ -21,6 +21,7 @@ demo: install data
 	$(FE) verify $(ARTIFACTS)/edge/bundle
 	$(FE) bench --artifacts $(ARTIFACTS) --min-accuracy 0.8
 	$(BIN)/python -m fashion_edge.benchmarks.reliability $(ARTIFACTS)/edge/bundle
+	$(MAKE) serve-study
 	$(FE) pack $(ARTIFACTS)/edge/bundle --out $(ARTIFACTS)/dist
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md; the Raspberry Pi kit is in $(ARTIFACTS)/dist/"
@@ -37,6 +38,13 @@ data: $(DATA_DIR)/t10k-labels-idx1-ubyte.gz
 $(DATA_DIR)/t10k-labels-idx1-ubyte.gz:
 	$(SUDO) apt-get update
 	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist
+
+# `fashion-edge serve` under load: Debian's hey against a real server on loopback at concurrency 1/8/32
+# beside the in-process latency of the same photo, then a 20,000-request soak with malformed requests
+# mixed in -> artifacts/edge/serve.json (benchmarks/load.py). A few minutes; not part of `make test`.
+serve-study: install
+	command -v hey >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y hey; }
+	$(BIN)/python -m fashion_edge.benchmarks.load $(ARTIFACTS)/edge/bundle
 
 # Heavy dependencies are installed once per pyproject.toml change; the package itself is reinstalled
 # (not editable) every time, so tests always run against what a user would install.

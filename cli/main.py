@@ -71,6 +71,18 @@ def _run_info(args: argparse.Namespace) -> int:
     return run_info(args)
 
 
+def _run_serve(args: argparse.Namespace) -> int:
+    from fashion_edge.runtime.service.server import run_serve
+
+    return run_serve(args)
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from fashion_edge.runtime.doctor import run_doctor
+
+    return run_doctor(args)
+
+
 def _run_bench(args: argparse.Namespace) -> int:
     from fashion_edge.runtime.errors import UsageError
 
@@ -189,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_options(p)
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     p.add_argument("--probabilities", action="store_true", help="with --json: include all 10 probabilities")
+    p.add_argument("--self-check", action="store_true",
+                   help="first run the bundle's golden images; exit 1 if this backend disagrees with the export")
     p.set_defaults(run=_run_predict)
 
     p = sub.add_parser("info", help="what a bundle holds and which backends can run it here")
@@ -215,6 +229,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wheel", type=Path, default=None, help="a fashion-edge wheel (default: build one from --source)")
     p.add_argument("--source", type=Path, default=None, help="the fashion-edge source tree (default: the current folder)")
     p.set_defaults(run=_run_pack)
+
+    p = sub.add_parser("serve", help="an HTTP service on this device (needs the [serve] extra)",
+                       description="FastAPI on uvicorn: /healthz, /v1/info, POST /v1/classify, /metrics, /bundle/<file>, "
+                                   "/ (the web app); OpenAPI schema at /openapi.json")
+    p.add_argument("--bundle", default="artifacts/edge/bundle")
+    p.add_argument("--format", default=DEFAULT_FORMAT, choices=list(FORMATS), metavar="FORMAT",
+                   help=f"one of {', '.join(FORMATS)} (default: {DEFAULT_FORMAT})")
+    p.add_argument("--backend", default=None, choices=list(BACKENDS), metavar="BACKEND",
+                   help=f"one of {', '.join(BACKENDS)} (default: the best installed for the format)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it, and is logged)")
+    p.add_argument("--port", type=int, default=8000, help="default 8000; 0 picks a free port (logged)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="interpreters, one per worker thread (default: the number of cores)")
+    p.add_argument("--queue", type=int, default=32,
+                   help="classify requests that may wait for a worker; beyond that 503 + Retry-After (default 32)")
+    p.add_argument("--max-body-mb", type=float, default=10.0, help="larger request bodies get 413 (default 10)")
+    p.add_argument("--api-key-file", default=None,
+                   help="file holding a key: every route but /healthz then needs 'Authorization: Bearer <key>'")
+    p.add_argument("--web-root", default=None, metavar="DIR",
+                   help="serve the web app from DIR instead of the installed one (development)")
+    p.set_defaults(run=_run_serve)
+
+    p = sub.add_parser("doctor", help="which backends work on this machine, checked on the bundle's golden data")
+    p.add_argument("--bundle", default=None, help="default: artifacts/edge/bundle if it exists")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of the report")
+    p.set_defaults(run=_run_doctor)
 
     p = sub.add_parser("report", help="(re)write artifacts/REPORT.md from what the stages wrote")
     p.add_argument("--artifacts", default="artifacts")

@@ -92,7 +92,7 @@ if [ "$ENABLE" = 1 ]; then
     systemctl daemon-reload
     systemctl enable --now fashion-edge.service
     restart_service
-    say "fashion-edge.service enabled: curl http://127.0.0.1:8080/healthz"
+    say "fashion-edge.service enabled: curl http://127.0.0.1:8000/healthz"
   else
     say "no systemd here: start the service with: $PREFIX/current/venv/bin/fashion-edge serve --bundle $PREFIX/current/bundle"
   fi

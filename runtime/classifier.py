@@ -46,7 +46,7 @@ class Prediction(NamedTuple):
 class Classifier:
     def __init__(self, bundle: str | Path | Bundle = DEFAULT_BUNDLE, format: str = DEFAULT_FORMAT,
                  backend: str | None = None, threads: int | None = None, xnnpack: bool | None = None,
-                 spinning: bool | None = None) -> None:
+                 spinning: bool | None = None, self_check: bool = False) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self.format = format
         self.backend_name = choose_backend(format, backend)
@@ -62,6 +62,12 @@ class Classifier:
             raise BundleError(f"{format}: the model's input ({got.dtype}, scale {got.scale}) "
                               f"disagrees with manifest.json ({want.dtype}, scale {want.scale})")
         self.labels: tuple[str, ...] = self.bundle.labels
+        # Opt-in golden run (runtime/selfcheck.py): raises SelfCheckError if this backend disagrees.
+        self.self_check_result = None
+        if self_check:
+            from fashion_edge.runtime import selfcheck
+
+            self.self_check_result = selfcheck.require(self)
 
     @property
     def threads(self) -> int | None:

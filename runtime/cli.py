@@ -14,7 +14,9 @@ from fashion_edge.runtime.errors import FashionEdgeError
 def run_predict(args: argparse.Namespace) -> int:
     """Predict every image; a bad one is reported (one line) and the rest still run. Exit 1 if any failed."""
     clf = Classifier(args.bundle, format=args.format, backend=args.backend, threads=args.threads,
-                     xnnpack=args.xnnpack, spinning=args.spinning)
+                     xnnpack=args.xnnpack, spinning=args.spinning, self_check=getattr(args, "self_check", False))
+    if clf.self_check_result is not None:
+        print(clf.self_check_result.describe(), file=sys.stderr, flush=True)
     failed = 0
     for path in args.images:
         try:

@@ -41,3 +41,7 @@ class InvalidImageError(FashionEdgeError, ValueError):
 
 class BundleError(FashionEdgeError):
     """A bundle is missing, incomplete, tampered with or not loadable."""
+
+
+class SelfCheckError(BundleError):
+    """The backend's answers on the bundle's golden images differ from what the export recorded."""

@@ -101,3 +101,20 @@ def test_a_format_of_the_other_family_names_the_missing_extra(formats):
     other = "onnx-int8" if formats[0].startswith("tflite") else "tflite-int8"
     with pytest.raises(MissingExtraError, match=r"pip install \"fashion-edge\["):
         Classifier(BUNDLE, format=other)
+
+
+def test_doctor_checks_this_backend_and_recommends_it(formats):
+    out = subprocess.run([sys.executable, "-m", "fashion_edge.cli", "doctor", "--bundle", BUNDLE, "--json"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [b["name"] for b in report["backends"] if b["installed"]] == [BACKEND]
+    assert {p["format"] for p in report["pairs"]} == set(formats) and all(p["ok"] for p in report["pairs"])
+    assert report["recommendation"]["backend"] == BACKEND
+
+
+def test_serve_without_its_extra_names_the_extra():
+    out = subprocess.run([sys.executable, "-m", "fashion_edge.cli", "serve", "--bundle", BUNDLE, "--port", "0"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and 'pip install "fashion-edge[serve]"' in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1

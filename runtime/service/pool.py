@@ -1,0 +1,187 @@
+"""A pool of interpreters: one Classifier per worker thread, fed from one bounded queue.
+
+Interpreters are not thread-safe, and one Classifier serialises its callers behind a lock, so a
+service with one Classifier would use one core. Here each worker thread owns its own Classifier
+(one native thread each), decoding, preprocessing and inference all run in the worker (Pillow and
+the runtimes release the GIL for the heavy parts), and the event loop only hands bytes over and
+awaits a future: it never blocks on inference.
+
+Admission is counted on the event loop: a request is refused (QueueFull -> 503 + Retry-After)
+when `workers + queue` are already admitted. A slot is released when a worker has finished the
+job, not when the client gives up, so a storm of disconnecting clients cannot pile up work.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from fashion_edge.runtime.classifier import Classifier
+from fashion_edge.runtime.errors import FashionEdgeError
+from fashion_edge.runtime.preprocess import preprocess
+from fashion_edge.runtime.selfcheck import SelfCheck
+from fashion_edge.runtime.service.limits import PhotoGate
+
+log = logging.getLogger("fashion_edge.serve")
+
+
+class QueueFull(Exception):
+    """Every worker is busy and the waiting queue is full."""
+
+
+class NotReady(Exception):
+    """The interpreters are still loading, or failed to load or self-check (then `failed` is True)."""
+
+    def __init__(self, message: str, failed: bool) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
+@dataclass(frozen=True)
+class Classified:
+    """One image's answer and where the time went (seconds)."""
+
+    logits: tuple[float, ...]
+    preprocess_s: float
+    inference_s: float
+
+    def probabilities(self) -> tuple[float, ...]:
+        # Ten values: plain Python, as Classifier does.
+        top = max(self.logits)
+        exps = [math.exp(v - top) for v in self.logits]
+        total = sum(exps)
+        return tuple(e / total for e in exps)
+
+
+@dataclass
+class _Job:
+    data: bytes
+    future: asyncio.Future
+    loop: asyncio.AbstractEventLoop
+
+
+def _on_loop(job: _Job, fn: Callable, *args) -> None:
+    """Run `fn` on the job's event loop; a loop already closed (forced exit) has nobody left to tell."""
+    try:
+        job.loop.call_soon_threadsafe(fn, *args)
+    except RuntimeError:
+        pass
+
+
+Observer = Callable[[float, float], None]   # (preprocess_s, inference_s), called from worker threads
+
+
+class InferencePool:
+    """Load in the background (`start`), classify from the event loop (`classify`), drain on `close`."""
+
+    def __init__(self, bundle, format: str, backend: str | None, workers: int, queue_size: int,
+                 observe: Observer | None = None) -> None:
+        self._bundle, self._format, self._backend = bundle, format, backend
+        self.workers, self.capacity = workers, workers + queue_size
+        self._observe = observe or (lambda _p, _i: None)
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._gate = PhotoGate()
+        self._threads: list[threading.Thread] = []
+        self.admitted = 0                 # touched on the event loop only
+        self._busy: list[bool] = []       # one flag per worker, set by the worker itself (no loop wake-up)
+        self.ready = False
+        self.failure: str | None = None
+        self.self_check: SelfCheck | None = None
+        self.backend_name: str | None = None
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def start(self) -> threading.Thread:
+        """Create and self-check one Classifier per worker in a background thread, then start the workers."""
+        loader = threading.Thread(target=self._load, name="fashion-edge-loader", daemon=True)
+        loader.start()
+        return loader
+
+    def _load(self) -> None:
+        started = time.perf_counter()
+        try:
+            classifiers = [Classifier(self._bundle, format=self._format, backend=self._backend, threads=1,
+                                      self_check=True) for _ in range(self.workers)]
+        except FashionEdgeError as exc:
+            self.failure = str(exc)
+            log.error("not ready, and will not become ready: %s", exc)
+            return
+        except Exception as exc:  # a native runtime's own error type: still a refusal, not a crash
+            self.failure = f"{type(exc).__name__}: {exc}"
+            log.exception("loading the interpreters failed")
+            return
+        self.self_check = classifiers[0].self_check_result
+        self.backend_name = classifiers[0].backend_name
+        self._busy = [False] * len(classifiers)
+        for i, clf in enumerate(classifiers):
+            thread = threading.Thread(target=self._work, args=(i, clf), name=f"fashion-edge-worker-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self.ready = True
+        log.info("ready: %d interpreter(s) loaded in %.2f s; %s", self.workers, time.perf_counter() - started,
+                 self.self_check.describe() if self.self_check else "")
+
+    # --- serving ---------------------------------------------------------------------------------
+
+    async def classify(self, data: bytes) -> Classified:
+        """Preprocess and classify one image's bytes on a worker; InvalidImageError for a bad image."""
+        if not self.ready:
+            raise NotReady(self.failure or "loading the model", failed=self.failure is not None)
+        if self.admitted >= self.capacity:
+            raise QueueFull()
+        loop = asyncio.get_running_loop()
+        job = _Job(data, loop.create_future(), loop)
+        self.admitted += 1
+        self._jobs.put(job)
+        return await job.future
+
+    @property
+    def waiting(self) -> int:
+        """Admitted jobs no worker has picked up yet (read at scrape time; approximate by nature)."""
+        return max(0, self.admitted - sum(self._busy))
+
+    def _work(self, index: int, clf: Classifier) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            if job.future.cancelled():  # the client left while the job waited: skip the work
+                _on_loop(job, self._settle, job, None)
+                continue
+            self._busy[index] = True
+            try:
+                t0 = time.perf_counter()
+                with self._gate.admit(job.data):   # memory: large photos one at a time, huge ones refused
+                    pixels = preprocess(job.data)
+                t1 = time.perf_counter()
+                logits = clf.logits(pixels[None])[0]
+                t2 = time.perf_counter()
+                outcome: Classified | BaseException = Classified(tuple(logits.tolist()), t1 - t0, t2 - t1)
+                self._observe(t1 - t0, t2 - t1)
+            except Exception as exc:  # typed errors become 4xx; anything else a 500, never a dead worker
+                outcome = exc
+            self._busy[index] = False
+            _on_loop(job, self._settle, job, outcome)   # the one wake-up of the event loop per job
+
+    def _settle(self, job: _Job, outcome: Classified | BaseException | None) -> None:
+        self.admitted -= 1
+        if job.future.done() or outcome is None:
+            return
+        if isinstance(outcome, BaseException):
+            job.future.set_exception(outcome)
+        else:
+            job.future.set_result(outcome)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Let the workers finish what they hold, then stop them (the server has drained requests by now)."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.ready = False

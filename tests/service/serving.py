@@ -1,0 +1,102 @@
+"""Test helpers: a real `fashion-edge serve` process on 127.0.0.1, started as a user or systemd starts it."""
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Server:
+    """A serve subprocess: stderr collected in the background, plain http.client requests."""
+
+    def __init__(self, args: list[str]) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen([sys.executable, "-m", "fashion_edge.cli", "serve", "--port", "0", *args],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        self.lines: list[str] = []
+        self._port = threading.Event()
+        self.port = 0
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._port.wait(120) or not self.port:
+            self.proc.kill()
+            raise AssertionError("serve did not start:\n" + self.log)
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line)
+            match = LISTENING.search(line)
+            if match and not self.port:
+                self.port = int(match.group(1))
+                self._port.set()
+        self._port.set()   # exited before listening
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+                timeout: float = 60) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return Reply(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+        finally:
+            conn.close()
+
+    def classify(self, data: bytes, query: str = "", headers: dict | None = None) -> Reply:
+        return self.request("POST", "/v1/classify" + query, data, {"Content-Type": "image/jpeg", **(headers or {})})
+
+    def wait_healthy(self, timeout: float = 120) -> list[int]:
+        """Poll /healthz until 200; returns every status seen on the way."""
+        seen = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen.append(self.request("GET", "/healthz").status)
+            if seen[-1] == 200:
+                return seen
+            time.sleep(0.05)
+        raise AssertionError(f"not healthy after {timeout} s: {seen[-5:]}\n{self.log}")
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+
+def jpeg(pixels: np.ndarray, size: int = 320) -> bytes:
+    """A test image as a shop-style JPEG: dark garment pixels inverted onto a white canvas."""
+    big = Image.fromarray(255 - pixels).resize((224, 224), Image.Resampling.BICUBIC).convert("RGB")
+    canvas = Image.new("RGB", (size, size), "white")
+    canvas.paste(big, ((size - 224) // 2, (size - 224) // 2))
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=90)
+    return out.getvalue()
