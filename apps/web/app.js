@@ -37,7 +37,7 @@ async function useFormat(format) {
   current = await getModel(format);
   $("format").value = format;
   $("runtime").textContent = `${current.runtime}, WebAssembly`;
-  setStatus(`Ready: ${bundle.manifest.model?.name ?? "model"} ${format} (${current.file}, sha256 checked) on ${current.runtime}.`);
+  setStatus(`Ready: model ${bundle.manifest.model} as ${format} (${current.file}, sha256 checked) on ${current.runtime}.`);
   return current;
 }
 
