@@ -10,9 +10,9 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXTRAS := train,export,litert,onnx,serve,dev
 
-.PHONY: demo test data install clean pi-check
+.PHONY: demo test data install clean pi-check web chromium
 
-demo: install data
+demo: web install data chromium
 	$(FE) train --model linear --out $(ARTIFACTS)
 	$(FE) train --model edge --out $(ARTIFACTS)
 	$(FE) export $(ARTIFACTS)/linear
@@ -23,11 +23,12 @@ demo: install data
 	$(BIN)/python -m fashion_edge.benchmarks.reliability $(ARTIFACTS)/edge/bundle
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md"
+	@echo "web app: $(FE) serve --bundle $(ARTIFACTS)/edge/bundle, then open its address in a browser"
 
 # The suite, then its numeric part (training + export + parity gate) again on TensorFlow's other CPU
 # kernels: oneDNN off gives other float results, as another CPU would, so a change that passes on
 # one set of kernels only fails here rather than on a user's machine.
-test: install data
+test: web install data chromium
 	$(BIN)/pytest
 	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/pytest -m numeric
 
@@ -36,6 +37,18 @@ data: $(DATA_DIR)/t10k-labels-idx1-ubyte.gz
 $(DATA_DIR)/t10k-labels-idx1-ubyte.gz:
 	$(SUDO) apt-get update
 	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist
+
+# The web app's runtime files (LiteRT.js, onnxruntime-web) copied out of node_modules into
+# apps/web/vendor/; before `install`, which puts them in the wheel for `fashion-edge serve`.
+web: apps/web/vendor/files.json
+apps/web/vendor/files.json: apps/web/package.json apps/web/package-lock.json apps/web/build.mjs
+	cd apps/web && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
+
+# Debian's chromium for the web app's browser test (Playwright drives it: no browser download).
+chromium: /usr/bin/chromium
+/usr/bin/chromium:
+	$(SUDO) apt-get update
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 # Heavy dependencies are installed once per pyproject.toml change; the package itself is reinstalled
 # (not editable) every time, so tests always run against what a user would install.
