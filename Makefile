@@ -10,9 +10,9 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXTRAS := train,export,litert,onnx,serve,dev
 
-.PHONY: demo test data install clean pi-check kit serve-study
+.PHONY: demo test data install clean pi-check kit serve-study web chromium
 
-demo: install data
+demo: web install data chromium
 	$(FE) train --model linear --out $(ARTIFACTS)
 	$(FE) train --model edge --out $(ARTIFACTS)
 	$(FE) export $(ARTIFACTS)/linear
@@ -25,11 +25,12 @@ demo: install data
 	$(FE) pack $(ARTIFACTS)/edge/bundle --out $(ARTIFACTS)/dist
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md; the Raspberry Pi kit is in $(ARTIFACTS)/dist/"
+	@echo "web app: $(FE) serve --bundle $(ARTIFACTS)/edge/bundle, then open its address in a browser"
 
 # The suite, then its numeric part (training + export + parity gate) again on TensorFlow's other CPU
 # kernels: oneDNN off gives other float results, as another CPU would, so a change that passes on
 # one set of kernels only fails here rather than on a user's machine.
-test: install data
+test: web install data chromium
 	$(BIN)/pytest --durations=15
 	TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/pytest -m numeric --durations=5
 
@@ -45,6 +46,18 @@ $(DATA_DIR)/t10k-labels-idx1-ubyte.gz:
 serve-study: install
 	command -v hey >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y hey; }
 	$(BIN)/python -m fashion_edge.benchmarks.load $(ARTIFACTS)/edge/bundle
+
+# The web app's runtime files (LiteRT.js, onnxruntime-web) copied out of node_modules into
+# apps/web/vendor/; before `install`, which puts them in the wheel for `fashion-edge serve`.
+web: apps/web/vendor/files.json
+apps/web/vendor/files.json: apps/web/package.json apps/web/package-lock.json apps/web/build.mjs
+	cd apps/web && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
+
+# Debian's chromium for the web app's browser test (Playwright drives it: no browser download).
+chromium: /usr/bin/chromium
+/usr/bin/chromium:
+	$(SUDO) apt-get update
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
 # Heavy dependencies are installed once per pyproject.toml change; the package itself is reinstalled
 # (not editable) every time, so tests always run against what a user would install.

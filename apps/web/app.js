@@ -1,0 +1,246 @@
+// The page: photo in (file, drop, phone camera app, live camera), preprocessing and the model run
+// here, result out. Also the automation contract (ARCHITECTURE.md, "Web app"):
+//
+//   await fashionEdge.ready                  -> {format, formats, runtime, labels}
+//   await fashionEdge.classify(blob)         -> {label_id, label, confidence, probabilities,
+//                                               latency_ms, format, runtime, top, logits,
+//                                               preprocess_ms, pixels (the 784 the model saw)}
+//   await fashionEdge.classifyPixels(pixels, format?)   no preprocessing (golden.json images)
+//   await fashionEdge.preprocess(blob)       -> {pixels, background, box, dark}
+//   fashionEdge.camera.start() / .stop() / .last / .frames
+import { SIZE, preprocessBlob, preprocessRgba, readbackContext } from "./preprocess.js";
+import { DEFAULT_FORMAT, loadBundle, openModel, rank } from "./model.js";
+
+const $ = (id) => document.getElementById(id);
+const BUNDLE = new URL("bundle/", document.baseURI);
+
+let bundle;
+let current;                                   // the model in use
+const models = new Map();                      // format -> Promise of an open model
+
+function setStatus(text, isError = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("error", isError);
+}
+
+function getModel(format) {
+  if (!models.has(format)) {
+    const opening = openModel(bundle, format);
+    opening.catch(() => models.delete(format));  // a failed load may be retried
+    models.set(format, opening);
+  }
+  return models.get(format);
+}
+
+async function useFormat(format) {
+  setStatus(`Loading ${format}…`);
+  current = await getModel(format);
+  $("format").value = format;
+  $("runtime").textContent = `${current.runtime}, WebAssembly`;
+  setStatus(`Ready: model ${bundle.manifest.model} as ${format} (${current.file}, sha256 checked) on ${current.runtime}.`);
+  return current;
+}
+
+// One inference at a time: onnxruntime-web refuses concurrent runs of a session, and the camera
+// loop and a dropped file may overlap.
+let queue = Promise.resolve();
+function serialised(task) {
+  const result = queue.then(task, task);
+  queue = result.catch(() => {});
+  return result;
+}
+
+async function classifyPixels(pixels, format) {
+  await ready;
+  const model = format ? await getModel(format) : current;
+  return serialised(async () => {
+    const start = performance.now();
+    const logits = await model.run(pixels);
+    const latency = performance.now() - start;
+    return { ...rank(logits, bundle.labels), logits: Array.from(logits), latency_ms: latency,
+      format: model.format, runtime: model.runtime };
+  });
+}
+
+async function classify(blob) {
+  const start = performance.now();
+  const seen = await preprocessBlob(blob);
+  const preprocessMs = performance.now() - start;
+  const result = await classifyPixels(seen.pixels);
+  return { ...result, preprocess_ms: preprocessMs, pixels: Array.from(seen.pixels), box: seen.box,
+    background: seen.background };
+}
+
+// --- showing a result ---------------------------------------------------------------------------
+
+function drawSeen(pixels) {
+  const context = $("seen").getContext("2d");
+  const image = context.createImageData(SIZE, SIZE);
+  for (let i = 0; i < SIZE * SIZE; i++) image.data.set([pixels[i], pixels[i], pixels[i], 255], i * 4);
+  context.putImageData(image, 0, 0);
+}
+
+function show(result, extra = "") {
+  drawSeen(result.pixels);
+  $("top3").replaceChildren(...result.top.map((t) => {
+    const item = document.createElement("li");
+    const percent = (t.confidence * 100).toFixed(1);
+    item.innerHTML = `<span class="label"></span><span class="bar"><span style="width:${percent}%"></span></span><span class="pct">${percent}%</span>`;
+    item.querySelector(".label").textContent = t.label;
+    return item;
+  }));
+  $("timing").textContent = `preprocessing ${result.preprocess_ms.toFixed(1)} ms · inference ` +
+    `${result.latency_ms.toFixed(2)} ms (${result.format}, ${result.runtime})${extra}`;
+}
+
+async function handleFile(file) {
+  if (!file) return;
+  stopCamera();
+  const preview = $("preview");
+  URL.revokeObjectURL(preview.src);
+  preview.src = URL.createObjectURL(file);
+  preview.hidden = false;
+  $("drop-hint").hidden = true;
+  try {
+    await fashionEdge.ready;
+    show(await classify(file));
+    setStatus(`${file.name || "image"}: classified on this device.`);
+  } catch (error) {
+    setStatus(`${file.name || "image"}: ${error.message}`, true);
+  }
+}
+
+// --- live camera --------------------------------------------------------------------------------
+
+const camera = { stream: null, frames: 0, last: null, constraints: null };
+
+// Rear camera preferred ("environment"), 640x480 is plenty for a 28x28 input and keeps the
+// JavaScript preprocessing of each frame to a few milliseconds.
+const CAMERA_CONSTRAINTS = {
+  audio: false,
+  video: { facingMode: { ideal: "environment" }, width: { ideal: 640 }, height: { ideal: 480 } },
+};
+
+function nextFrame(video) {
+  return new Promise((resolve) => (video.requestVideoFrameCallback
+    ? video.requestVideoFrameCallback(() => resolve())
+    : requestAnimationFrame(() => resolve())));
+}
+
+async function startCamera() {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    setStatus("The live camera needs https or localhost here; “Take a photo” works anywhere.", true);
+    return false;
+  }
+  if (camera.stream) return true;
+  await fashionEdge.ready;
+  camera.constraints = CAMERA_CONSTRAINTS;
+  camera.stream = await navigator.mediaDevices.getUserMedia(CAMERA_CONSTRAINTS);
+  const video = $("video");
+  video.srcObject = camera.stream;
+  await video.play();
+  video.hidden = false;
+  $("preview").hidden = true;
+  $("drop-hint").hidden = true;
+  $("camera").textContent = "Stop camera";
+  camera.frames = 0;
+  cameraLoop(video);
+  return true;
+}
+
+function stopCamera() {
+  if (!camera.stream) return;
+  camera.stream.getTracks().forEach((track) => track.stop());
+  camera.stream = null;
+  $("video").hidden = true;
+  $("camera").textContent = "Live camera";
+}
+
+async function cameraLoop(video) {
+  let context = readbackContext(1, 1);
+  let previous = performance.now();
+  while (camera.stream) {
+    await nextFrame(video);
+    if (!camera.stream || !video.videoWidth) continue;
+    const { videoWidth: width, videoHeight: height } = video;
+    if (context.canvas.width !== width || context.canvas.height !== height) context = readbackContext(width, height);
+    context.drawImage(video, 0, 0, width, height);
+    const start = performance.now();
+    try {
+      const seen = preprocessRgba(context.getImageData(0, 0, width, height).data, width, height);
+      const preprocessMs = performance.now() - start;
+      const result = { ...(await classifyPixels(seen.pixels)), preprocess_ms: preprocessMs, pixels: Array.from(seen.pixels) };
+      const now = performance.now();
+      const fps = 1000 / (now - previous);
+      previous = now;
+      camera.frames += 1;
+      camera.last = { ...result, width, height, fps };
+      show(result, ` · ${fps.toFixed(0)} frames/s`);
+    } catch (error) {
+      setStatus(`camera: ${error.message}`);             // e.g. an empty frame: keep looking
+    }
+  }
+}
+
+// --- wiring -------------------------------------------------------------------------------------
+
+function wire() {
+  $("file").addEventListener("change", (e) => handleFile(e.target.files[0]));
+  $("snap").addEventListener("change", (e) => handleFile(e.target.files[0]));
+  $("camera").addEventListener("click", () => (camera.stream ? stopCamera()
+    : startCamera().catch((error) => setStatus(`camera: ${error.message}`, true))));
+  $("format").addEventListener("change", (e) => useFormat(e.target.value).catch((error) => setStatus(error.message, true)));
+  const drop = $("drop");
+  drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    handleFile(e.dataTransfer.files[0]);
+  });
+  document.addEventListener("paste", (e) => handleFile([...e.clipboardData.files][0]));
+}
+
+async function start() {
+  bundle = await loadBundle(BUNDLE);
+  const wanted = new URLSearchParams(location.search).get("format");
+  const format = [wanted, DEFAULT_FORMAT, bundle.formats[0]].find((f) => f && bundle.formats.includes(f));
+  const select = $("format");
+  select.replaceChildren(...bundle.formats.map((f) => new Option(f, f)));
+  select.disabled = false;
+  const model = await useFormat(format);
+  return { format: model.format, formats: bundle.formats, runtime: model.runtime, labels: bundle.labels };
+}
+
+// The service worker caches the page, the runtimes and the bundle for use with no network. It
+// exists only in secure contexts (https, localhost), like the camera.
+function registerServiceWorker() {
+  if (!("serviceWorker" in navigator)) {
+    $("offline").textContent = "(Offline use needs https or localhost.)";
+    return Promise.resolve(false);
+  }
+  return navigator.serviceWorker.register("sw.js")
+    .then(() => navigator.serviceWorker.ready)
+    .then(() => { $("offline").textContent = "Works offline."; return true; })
+    .catch((error) => { $("offline").textContent = `(Offline cache failed: ${error.message}.)`; return false; });
+}
+
+const ready = start();
+ready.catch((error) => setStatus(`Could not load the model: ${error.message}`, true));
+window.fashionEdge = {
+  ready,
+  classify,
+  classifyPixels,
+  preprocess: preprocessBlob,
+  preprocessRgba,
+  useFormat: (format) => useFormat(format).then((m) => m.format),
+  camera: {
+    start: startCamera,
+    stop: stopCamera,
+    get frames() { return camera.frames; },
+    get last() { return camera.last; },
+    get constraints() { return camera.constraints; },
+  },
+  offline: registerServiceWorker(),
+};
+wire();

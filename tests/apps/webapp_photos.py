@@ -1,0 +1,140 @@
+"""Photo-like files made from real Fashion-MNIST test images, for the web app's browser test.
+
+A dataset image is a bright garment on black; a photo is a dark garment on a light backdrop,
+bigger, off-centre, compressed. `render` turns the first into the second in the ways phones and
+shops produce them (JPEG/PNG, RGBA cut-outs, greyscale, palette, 16-bit, EXIF-rotated, off-white
+backdrops); `preprocessing_cases` writes a set of them with the shape of golden.json's
+`preprocessing_vectors`; `y4m` writes frames as the raw video Chromium's fake camera plays.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fashion_edge.runtime.preprocess import preprocess
+
+KINDS = ("jpeg", "png", "rgba", "grey", "palette", "exif", "off-white", "16-bit")
+ORIENTATIONS = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+
+
+def _scene(image28: np.ndarray, rng: np.random.Generator, backdrop=(255, 255, 255)) -> tuple[np.ndarray, np.ndarray]:
+    """The garment enlarged 4-12x and placed off-centre on a larger canvas: (RGB canvas, garment mask 0..1)."""
+    side = 28 * int(rng.integers(4, 13))
+    ink = np.asarray(Image.fromarray(image28).resize((side, side), Image.Resampling.BICUBIC), np.float32) / 255
+    height, width = side + int(rng.integers(16, 200)), side + int(rng.integers(16, 200))
+    top, left = int(rng.integers(4, height - side - 4)), int(rng.integers(4, width - side - 4))
+    mask = np.zeros((height, width), np.float32)
+    mask[top:top + side, left:left + side] = ink
+    canvas = np.asarray(backdrop, np.float32) * (1 - mask[..., None])   # dark garment: the dataset negated
+    return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), mask
+
+
+def render(image28: np.ndarray, kind: str, seed: int) -> tuple[bytes, dict]:
+    """One photo-like file of a 28x28 dataset image: (encoded bytes, golden-vector metadata)."""
+    rng = np.random.default_rng(seed)
+    meta = {"exif_orientation": 1, "background": "white"}
+    buffer = io.BytesIO()
+    if kind == "off-white":
+        backdrop = tuple(int(v) for v in rng.integers(215, 250, 3))
+        rgb, _ = _scene(image28, rng, backdrop)
+        Image.fromarray(rgb).save(buffer, "JPEG", quality=92)
+        meta.update(mode="RGB", background="off-white")
+    elif kind == "rgba":                                   # a cut-out: transparent backdrop
+        _, mask = _scene(image28, rng)
+        rgba = np.zeros(mask.shape + (4,), np.uint8)
+        rgba[..., :3] = 40
+        rgba[..., 3] = np.clip(np.rint(mask * 255), 0, 255)
+        Image.fromarray(rgba, "RGBA").save(buffer, "PNG")
+        meta.update(mode="RGBA", background="transparent")
+    else:
+        rgb, _ = _scene(image28, rng)
+        image = Image.fromarray(rgb)
+        if kind == "jpeg":
+            image.save(buffer, "JPEG", quality=int(rng.integers(80, 96)))
+            meta["mode"] = "RGB"
+        elif kind == "png":
+            image.save(buffer, "PNG")
+            meta["mode"] = "RGB"
+        elif kind == "grey":
+            image.convert("L").save(buffer, "PNG")
+            meta["mode"] = "L"
+        elif kind == "palette":
+            image.quantize(64).save(buffer, "PNG")
+            meta["mode"] = "P"
+        elif kind == "16-bit":                            # 8-bit levels spread exactly over 16 bits
+            grey = np.asarray(image.convert("L"), np.uint16) * 257
+            Image.fromarray(grey).save(buffer, "PNG")                # uint16: mode I;16
+            meta["mode"] = "I;16"
+        elif kind == "exif":                              # stored sideways, EXIF says how to turn it
+            orientation = int(rng.choice(list(ORIENTATIONS)))
+            exif = Image.Exif()
+            exif[0x0112] = orientation
+            image.transpose(ORIENTATIONS[orientation]).save(buffer, "JPEG", quality=90, exif=exif)
+            meta.update(mode="RGB", exif_orientation=orientation)
+        else:
+            raise ValueError(kind)
+    data = buffer.getvalue()
+    with Image.open(io.BytesIO(data)) as opened:
+        meta.update(width=opened.width, height=opened.height)
+    return data, meta
+
+
+def preprocessing_cases(images: np.ndarray, folder: Path) -> dict:
+    """Files under folder/preprocessing/ and their `preprocessing_vectors` entry (pixels from Python)."""
+    (folder / "preprocessing").mkdir(parents=True, exist_ok=True)
+    cases = []
+    for i, image in enumerate(images):
+        kind = KINDS[i % len(KINDS)]
+        data, meta = render(image, kind, seed=1000 + i)
+        suffix = "jpg" if data[:2] == b"\xff\xd8" else "png"
+        name = f"{i:02d}-{kind}"
+        file = f"preprocessing/{name}.{suffix}"
+        (folder / file).write_bytes(data)
+        cases.append({"name": name, "file": file, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                      **meta, "pixels": preprocess(data).tolist()})
+    # The dataset's own style passes through unchanged.
+    dark = Image.fromarray(images[0]).convert("RGB")
+    buffer = io.BytesIO()
+    dark.save(buffer, "PNG")
+    (folder / "preprocessing/dataset-style.png").write_bytes(buffer.getvalue())
+    cases.append({"name": "dataset-style", "file": "preprocessing/dataset-style.png",
+                  "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "bytes": len(buffer.getvalue()),
+                  "width": 28, "height": 28, "mode": "RGB", "exif_orientation": 1, "background": "dark",
+                  "pixels": preprocess(buffer.getvalue()).tolist()})
+    return {"id": "fashion-mnist-v1", "cases": cases}
+
+
+def camera_frames(image28: np.ndarray, count: int = 30, size=(640, 480)) -> list[np.ndarray]:
+    """A garment on a white table, drifting a few pixels per frame as a hand-held phone would."""
+    width, height = size
+    side = 28 * 12
+    ink = np.asarray(Image.fromarray(image28).resize((side, side), Image.Resampling.BICUBIC), np.float32) / 255
+    frames = []
+    for t in range(count):
+        dx, dy = int(round(12 * np.sin(t / 5))), int(round(8 * np.cos(t / 7)))
+        mask = np.zeros((height, width), np.float32)
+        top, left = (height - side) // 2 + dy, (width - side) // 2 + dx
+        mask[top:top + side, left:left + side] = ink
+        frames.append(np.clip(np.rint(255 * (1 - mask[..., None]) * np.ones(3)), 0, 255).astype(np.uint8))
+    return frames
+
+
+def y4m(frames: list[np.ndarray], path: Path, fps: int = 15) -> Path:
+    """Write RGB frames as YUV4MPEG2 4:2:0, BT.601 limited range (what Chromium's fake camera reads)."""
+    height, width = frames[0].shape[:2]
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            r, g, b = (frame[..., c].astype(np.float32) for c in range(3))
+            y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
+            u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+            v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+            sub = lambda p: p.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))  # noqa: E731
+            out.write(b"FRAME\n")
+            for plane in (y, sub(u), sub(v)):
+                out.write(np.clip(np.rint(plane), 0, 255).astype(np.uint8).tobytes())
+    return path
