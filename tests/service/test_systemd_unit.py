@@ -1,4 +1,4 @@
-"""deploy/fashion-edge.service: sandboxed, restarts on failure, runs `fashion-edge serve` from the venv."""
+"""deploy/fashion-edge.service: sandboxed, restarts on failure, runs `fashion-edge serve` from the kit's current release."""
 from __future__ import annotations
 
 import configparser
@@ -28,8 +28,8 @@ def test_unit_is_sandboxed_and_restarts_on_failure():
 
 def test_unit_runs_serve_from_the_venv_on_loopback():
     exec_start = _service()["ExecStart"].split()
-    assert exec_start[:2] == ["/opt/fashion-edge/venv/bin/fashion-edge", "serve"]
-    assert exec_start[exec_start.index("--bundle") + 1] == "/opt/fashion-edge/bundle"
+    assert exec_start[:2] == ["/opt/fashion-edge/current/venv/bin/fashion-edge", "serve"]
+    assert exec_start[exec_start.index("--bundle") + 1] == "/opt/fashion-edge/current/bundle"
     assert exec_start[exec_start.index("--host") + 1] == "127.0.0.1"
 
 
@@ -37,6 +37,6 @@ def test_unit_runs_serve_from_the_venv_on_loopback():
 def test_systemd_accepts_the_unit(tmp_path):
     fashion_edge = shutil.which("fashion-edge") or "/bin/true"   # verify wants an existing executable
     unit = tmp_path / "fashion-edge.service"
-    unit.write_text(UNIT.read_text().replace("/opt/fashion-edge/venv/bin/fashion-edge", fashion_edge))
+    unit.write_text(UNIT.read_text().replace("/opt/fashion-edge/current/venv/bin/fashion-edge", fashion_edge))
     done = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "fashion-edge.service" not in done.stderr, done.stderr
