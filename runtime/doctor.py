@@ -159,8 +159,9 @@ def diagnose(bundle_path: Path | None, log: Callable[[str], None] = lambda _: No
             for spec in BACKENDS.values():
                 if spec.name in importable and spec.can_run(fmt):
                     log(f"checking {fmt} on {spec.name}")
-                    pairs.append(PairRow(fmt, spec.name, 1, run_probe("pair", str(bundle.path), fmt, spec.name, "1",
-                                                                       timeout=PAIR_TIMEOUT_S)))
+                    threads = 1 if "threads" in spec.options else 0    # 0: the backend has no such option
+                    pairs.append(PairRow(fmt, spec.name, threads, run_probe(
+                        "pair", str(bundle.path), fmt, spec.name, str(threads), timeout=PAIR_TIMEOUT_S)))
     passing = sorted((p for p in pairs if p.probe.ok), key=PairRow.p50)
     best = passing[0] if passing else None
     if best is not None and cpu.cores > 1 and not BACKENDS[best.backend].slow:
@@ -206,7 +207,7 @@ def render(d: Diagnosis) -> str:
             verdict = "pass" if pr.probe.ok else pr.probe.status.upper()
             text = f"{verdict} {figures}" if check else _failure(pr.probe)
             p50 = f"{pr.p50():8.0f}" if check else ""
-            lines.append(f"{pr.format:16s}{pr.backend:16s}{pr.threads:>8d}  {text:38s}{p50}")
+            lines.append(f"{pr.format:16s}{pr.backend:16s}{pr.threads or '-':>8}  {text:38s}{p50}")
     lines += ["", ("recommended: " if d.recommendation else "") + d.advice]
     return "\n".join(lines)
 

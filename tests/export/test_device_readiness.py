@@ -105,7 +105,7 @@ def test_ort_file_runs_like_its_onnx_source_on_onnxruntime(edge_bundle, data):
         ort = Session(open_backend("onnxruntime", (edge_bundle.bundle / FORMATS[name].filename).read_bytes()))
         onnx = Session(open_backend("onnxruntime", (edge_bundle.bundle / FORMATS[source].filename).read_bytes()))
         a, b = ort.logits(x), onnx.logits(x)
-        if FORMATS[name].calibrated and int8_kernels_saturate():
+        if FORMATS[source].calibrated and int8_kernels_saturate():
             # This CPU runs the ORT file's QDQ graph in float (its saved int8 fusions would saturate
             # here) and the ONNX file through exact int8 kernels: the two may round an intermediate
             # differently, which moves a logit by an output step (measured: at most 1 step, 0 top-1
