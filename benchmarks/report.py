@@ -201,7 +201,15 @@ def reliability_section(dirs: list[Path]) -> list[str]:
     return lines + [""]
 
 
-SECTIONS = [training_section, export_section, device_section, bench_section, reliability_section]
+def serve_section(dirs: list[Path]) -> list[str]:
+    """`make serve-study`'s serve.json (benchmarks/load.py), rendered by its own module."""
+    from fashion_edge.benchmarks.serve_report import render_markdown
+
+    found = [(d.name, _load(d / "serve.json")) for d in dirs if (d / "serve.json").is_file()]
+    return [line for model, r in found if r for line in (render_markdown(r).splitlines() + [""])]
+
+
+SECTIONS = [training_section, export_section, device_section, bench_section, reliability_section, serve_section]
 
 
 def render_report(artifacts: Path) -> str:

@@ -38,3 +38,18 @@ def test_markdown_has_the_load_table_the_soak_and_the_targets():
     assert text.startswith("## Service under load")
     assert "| 1 | 1,000 | 110 | 8.50 |" in text and "| 8 | 1,000 | 190 |" in text
     assert "Soak: 20,000 requests" in text and "| c8_over_c1_throughput | 1.73 | >= 1.6 | yes |" in text
+
+
+def test_report_includes_the_service_section_when_serve_json_is_there(tmp_path):
+    import json
+
+    from fashion_edge.benchmarks.report import render_report
+
+    model = tmp_path / "edge"
+    model.mkdir()
+    (model / "metrics.json").write_text(json.dumps({}))
+    assert "## Service under load" not in render_report(tmp_path)
+    results = _results()
+    results["targets"] = evaluate(results)
+    (model / "serve.json").write_text(json.dumps(results))
+    assert "## Service under load" in render_report(tmp_path)
