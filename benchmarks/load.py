@@ -32,10 +32,12 @@ from fashion_edge.benchmarks import soak
 from fashion_edge.benchmarks.inprocess import default_malloc_baseline, in_process_ms, parallel_capacity, shop_photo
 from fashion_edge.benchmarks.loadgen import ServerProcess, combine, hey_version, run_hey
 from fashion_edge.benchmarks.serve_report import evaluate, render_markdown
+from fashion_edge.runtime.backends import BACKENDS
 from fashion_edge.runtime.classifier import Classifier
+from fashion_edge.runtime.formats import DEFAULT_FORMAT
 from fashion_edge.runtime.cpu import cpu_info
 from fashion_edge.runtime.service.allocator import keep_freed_buffers
-from fashion_edge.runtime.versions import versions
+from fashion_edge.runtime.versions import DISTRIBUTIONS, versions
 
 CONCURRENCY = (1, 8, 32)
 
@@ -80,8 +82,8 @@ def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak
                     # GIL-free probe really got, before the study and after it
                     "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                     "parallel_capacity": [capacity_before, parallel_capacity()],
-                    "versions": versions("fashion-edge", "numpy", "Pillow", "fastapi", "uvicorn", "ai-edge-litert",
-                                         "onnxruntime")},
+                    "versions": versions("fashion-edge", "numpy", "Pillow", "fastapi", "uvicorn",
+                                         *(DISTRIBUTIONS.get(b.module, b.module) for b in BACKENDS.values()))},
         "tool": hey_version(), "bundle": str(bundle), "format": info["format"], "backend": info["backend"],
         "workers": info["workers"], "queue": info["queue"],
         "image": {"source": str(image) if image else "Fashion-MNIST test image 0 as a 320x320 JPEG product photo",
@@ -131,7 +133,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m fashion_edge.benchmarks.load", description=__doc__.split("\n\n")[0])
     p.add_argument("bundle", type=Path)
     p.add_argument("--image", type=Path, default=None, help="a real photo (default: a test image as a JPEG)")
-    p.add_argument("--format", default="tflite-int8")
+    p.add_argument("--format", default=DEFAULT_FORMAT)
     p.add_argument("--requests", type=int, default=3000, help="per concurrency level, over all rounds")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--soak", type=int, default=20000)

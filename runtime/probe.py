@@ -16,9 +16,6 @@ import sys
 import time
 
 MARKER = "FASHION-EDGE-PROBE "
-# What "importing the backend" must load: the native part, not just a thin package __init__.
-NATIVE_MODULES = {"litert": "ai_edge_litert.interpreter", "tflite-runtime": "tflite_runtime.interpreter",
-                  "onnxruntime": "onnxruntime", "onnx-reference": "onnx.reference"}
 RUNS, SLOW_RUNS, WARMUP = 300, 10, 20
 
 
@@ -33,7 +30,7 @@ def probe_import(backend: str) -> dict:
 
     spec = get_backend(backend)
     started = time.perf_counter()
-    importlib.import_module(NATIVE_MODULES.get(backend, spec.module))
+    importlib.import_module(spec.native or spec.module)   # the native part, not a thin package __init__
     return {"ok": True, "seconds": round(time.perf_counter() - started, 3), "version": module_version(spec.module)}
 
 

@@ -32,6 +32,7 @@ class BackendSpec:
     slow: bool = False           # pure Python: benchmarks and studies give it fewer runs
     legacy: bool = False         # kept for old devices only (not offered by the deploy kit)
     summary: str = ""
+    native: str = ""             # the module whose import loads its native code (doctor's import probe)
 
     def resolve(self, options: EngineOptions) -> EngineOptions:
         """The options this backend will run with: the caller's, else its defaults; unknown ones refused."""
@@ -57,18 +58,18 @@ class BackendSpec:
 BACKENDS: Mapping[str, BackendSpec] = MappingProxyType({b.name: b for b in (
     BackendSpec("litert", "ai_edge_litert", "litert", ("tflite",),
                 "fashion_edge.runtime.backends.tflite:LiteRTBackend", ("threads", "xnnpack"),
-                EngineOptions(threads=1, xnnpack=True),
+                EngineOptions(threads=1, xnnpack=True), native="ai_edge_litert.interpreter",
                 summary="ai-edge-litert: Google's maintained LiteRT runtime (XNNPACK on CPU)"),
     BackendSpec("tflite-runtime", "tflite_runtime", "tflite", ("tflite",),
                 "fashion_edge.runtime.backends.tflite:TFLiteRuntimeBackend", ("threads", "xnnpack"),
-                EngineOptions(threads=1, xnnpack=True), legacy=True,
+                EngineOptions(threads=1, xnnpack=True), legacy=True, native="tflite_runtime.interpreter",
                 summary="tflite-runtime 2.14: legacy, numpy<2, its own venv"),
     BackendSpec("onnxruntime", "onnxruntime", "onnx", ("onnx", "ort"),
                 "fashion_edge.runtime.backends.onnx:OnnxRuntimeBackend", ("threads", "spinning"),
                 EngineOptions(threads=1, spinning=False),
                 summary="ONNX Runtime (CPU execution provider); also loads ORT-format files"),
     BackendSpec("onnx-reference", "onnx", "onnx-reference", ("onnx",),
-                "fashion_edge.runtime.backends.onnx:OnnxReferenceBackend", slow=True,
+                "fashion_edge.runtime.backends.onnx:OnnxReferenceBackend", slow=True, native="onnx.reference",
                 summary="onnx.reference: pure Python over numpy, no native runtime"),
 )})
 
