@@ -84,6 +84,10 @@ if [ -L "$PREFIX/current" ]; then
 fi
 ln -sfn "$RELEASE" "$PREFIX/current.tmp" && mv -T "$PREFIX/current.tmp" "$PREFIX/current"
 say "current -> $(basename "$RELEASE")$( [ -L "$PREFIX/previous" ] && echo ", previous -> $(basename "$(readlink "$PREFIX/previous")") (install.sh --rollback)")"
+# Two releases are kept (current and previous: enough to roll back); older ones are removed.
+for old in "$PREFIX"/releases/*; do
+  case "$old" in "$(readlink "$PREFIX/current")"|"$(readlink "$PREFIX/previous" 2>/dev/null)") ;; *) rm -rf "$old"; say "removed old release $(basename "$old")" ;; esac
+done
 
 # 5. the service
 if [ "$ENABLE" = 1 ]; then
