@@ -59,6 +59,10 @@ say "kit checksums ok ($(wc -l < "$KIT/SHA256SUMS") files)"
 case "$EXTRA" in litert|onnx) ;; *) die "--extra must be litert or onnx, not '$EXTRA'" ;; esac
 "$PYTHON" -c 'import sys, venv; sys.exit(sys.version_info < (3, 9))' 2>/dev/null \
   || die "needs Python >= 3.9 with venv (Debian: apt install python3-venv)"
+# The format this extra's backend runs (fashion-edge pack chose it from the format registry).
+FORMAT=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1])).get("format_for_extra", {}).get(sys.argv[2], ""))' \
+         "$KIT/KIT.json" "$EXTRA")
+[ -n "$FORMAT" ] || die "this kit's bundle has no format the [$EXTRA] extra can run"
 
 # 2. a new release with its own venv
 WHEEL=$(cd "$KIT" && ls fashion_edge-*.whl)
@@ -70,7 +74,8 @@ say "installing $WHEEL [$EXTRA,serve] into $RELEASE"
 "$RELEASE/venv/bin/pip" install --quiet --disable-pip-version-check "$KIT/$WHEEL[$EXTRA,serve]" \
   || { rm -rf "$RELEASE"; die "pip could not install the wheel (see above); nothing was changed"; }
 cp -r "$KIT/bundle" "$RELEASE/bundle"
-cp "$KIT/fashion-edge.service" "$KIT/KIT.json" "$RELEASE/"
+cp "$KIT/KIT.json" "$RELEASE/"
+sed "s#^\(ExecStart=.*\)\$#\1 --format $FORMAT#" "$KIT/fashion-edge.service" > "$RELEASE/fashion-edge.service"
 
 # 3. the bundle and the backend must work on this CPU before anything is switched
 "$RELEASE/venv/bin/fashion-edge" verify "$RELEASE/bundle" \
@@ -92,13 +97,13 @@ done
 # 5. the service
 if [ "$ENABLE" = 1 ]; then
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    sed "s#/opt/fashion-edge#$PREFIX#g" "$KIT/fashion-edge.service" > /etc/systemd/system/fashion-edge.service
+    sed "s#/opt/fashion-edge#$PREFIX#g" "$RELEASE/fashion-edge.service" > /etc/systemd/system/fashion-edge.service
     systemctl daemon-reload
     systemctl enable --now fashion-edge.service
     restart_service
     say "fashion-edge.service enabled: curl http://127.0.0.1:8000/healthz"
   else
-    say "no systemd here: start the service with: $PREFIX/current/venv/bin/fashion-edge serve --bundle $PREFIX/current/bundle"
+    say "no systemd here: start the service with: $PREFIX/current/venv/bin/fashion-edge serve --bundle $PREFIX/current/bundle --format $FORMAT"
   fi
 fi
-say "done: $PREFIX/current/venv/bin/fashion-edge predict photo.jpg --bundle $PREFIX/current/bundle"
+say "done: $PREFIX/current/venv/bin/fashion-edge predict photo.jpg --bundle $PREFIX/current/bundle --format $FORMAT"

@@ -21,7 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable
 
-from fashion_edge.runtime.backends import device_extras
+from fashion_edge.runtime.backends import BACKENDS, device_extras
+from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import FashionEdgeError, UsageError
 
@@ -39,6 +40,21 @@ class Kit:
     bytes: int
     files: int
     wheel: str
+
+
+def kit_format(bundle: Bundle, extra: str) -> str | None:
+    """The format a device with only `extra` installed runs: the default one if it can, else the same precision.
+
+    Written into KIT.json so install.sh gives the service (and its hints) a format the kit's backend runs.
+    """
+    spec = next(b for b in BACKENDS.values() if b.extra == extra and not b.slow and not b.legacy)
+    runnable = [f for f in bundle.formats if spec.can_run(f)]
+    if not runnable:
+        return None
+    if DEFAULT_FORMAT in runnable:
+        return DEFAULT_FORMAT
+    same = [f for f in runnable if FORMATS[f].precision == FORMATS[DEFAULT_FORMAT].precision]
+    return (same or runnable)[0]
 
 
 def kit_name(model: str, extra: str) -> str:
@@ -71,6 +87,9 @@ def pack(bundle_path: Path, extra: str = EXTRAS[0], out: Path = Path("dist"), wh
     bundle = Bundle.load(bundle_path)
     verify(Path(bundle_path), log=lambda line: log(f"  verify {line.strip()}"))
     name = kit_name(bundle.model, extra)
+    formats = {e: f for e in EXTRAS if (f := kit_format(bundle, e)) is not None}
+    if extra not in formats:
+        raise PackError(f"{bundle_path}: no format in this bundle runs with the [{extra}] extra")
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / name
         (root / "bundle").mkdir(parents=True)
@@ -88,6 +107,7 @@ def pack(bundle_path: Path, extra: str = EXTRAS[0], out: Path = Path("dist"), wh
             (root / template).chmod(mode)
         (root / "KIT.json").write_text(json.dumps({
             "model": bundle.model, "extra": extra, "wheel": wheel.name,
+            "format_for_extra": formats,
             "formats": list(bundle.formats), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }, indent=2) + "\n")
         files = sorted(p for p in root.rglob("*") if p.is_file())

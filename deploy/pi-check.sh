@@ -89,7 +89,7 @@ on_pi() {  # on_pi CPU COMMAND...
       PIP_CERT=/opt/fashion-edge-check/ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1 LANG=C.UTF-8 QEMU_CPU=$cpu \
       sh -c "$*"
 }
-rm -rf "$ROOT/opt/fashion-edge" "$ROOT/opt/fashion-edge-onnx"
+rm -rf "$ROOT/opt/fashion-edge"
 
 # 4. install.sh: refuse a tampered kit, install, upgrade in place, roll back.
 log "tampered kit: one byte of the model changed inside the archive"
@@ -99,27 +99,29 @@ on_pi "$CPU" "cd /root/kits && rm -rf t && mkdir t && cd t && tar xzf ../$KIT &&
   test ! -e /opt/fashion-edge/current && echo 'pi-check: tampered kit refused, nothing installed'"
 log "first install"
 on_pi "$CPU" "cd /root/kits && tar xzf $KIT && ${KIT%.tar.gz}/install.sh"
-log "upgrade (install.sh again)"
-on_pi "$CPU" "cd /root/kits && ${KIT%.tar.gz}/install.sh"
+# The upgrade is the [onnx] kit over the [litert] install: one more pip install under emulation
+# (minutes each) proves both kits, the upgrade and, later, the rollback to the other backend.
+log "upgrade: the [onnx] kit's install.sh over the [litert] release"
+on_pi "$CPU" "cd /root/kits && tar xzf $KIT_ONNX && ${KIT_ONNX%.tar.gz}/install.sh"
 on_pi "$CPU" "test \$(readlink /opt/fashion-edge/current) != \$(readlink /opt/fashion-edge/previous)"
-log "[onnx] kit into its own prefix"
-on_pi "$CPU" "cd /root/kits && tar xzf $KIT_ONNX && ${KIT_ONNX%.tar.gz}/install.sh --prefix /opt/fashion-edge-onnx"
 
 # 5. doctor (every installed backend imported in a child process, run on the golden vectors) on each
 #    Pi's CPU; then every format's golden logits and predictions compared with this host's.
 for cpu in cortex-a53 cortex-a72 cortex-a76; do   # Pi 3 / Zero 2 W, Pi 4, Pi 5
-  for prefix in /opt/fashion-edge /opt/fashion-edge-onnx; do
-    log "[$cpu] doctor ($prefix)"
-    on_pi "$cpu" "$prefix/current/venv/bin/fashion-edge doctor --bundle $prefix/current/bundle"
+  for release in /opt/fashion-edge/previous /opt/fashion-edge/current; do   # [litert], [onnx]
+    log "[$cpu] doctor ($release -> $(basename "$(readlink "$ROOT$release")"))"
+    on_pi "$cpu" "$release/venv/bin/fashion-edge doctor --bundle $release/bundle"
   done
 done
-for prefix in /opt/fashion-edge /opt/fashion-edge-onnx; do
-  on_pi "$CPU" "cd /opt/fashion-edge-check && $prefix/current/venv/bin/python pi_compare.py $prefix/current/bundle"
+for release in /opt/fashion-edge/previous /opt/fashion-edge/current; do
+  on_pi "$CPU" "cd /opt/fashion-edge-check && $release/venv/bin/python pi_compare.py $release/bundle"
 done
 
 # 6. The service, started as the unit's ExecStart does (no systemd in a chroot), asked from the host.
 PORT=${PI_PORT:-18080}
-EXEC=$(sed -n 's/^ExecStart=//p' "$ROOT/opt/fashion-edge/current/fashion-edge.service" | sed "s/--port [0-9]*/--port $PORT/")
+# (current is a link inside the emulated root: resolve it there, not on this host)
+EXEC=$(sed -n 's/^ExecStart=//p' "$ROOT$(readlink "$ROOT/opt/fashion-edge/current")/fashion-edge.service" \
+       | sed "s/--port [0-9]*/--port $PORT/")
 log "service: $EXEC"
 on_pi "$CPU" "exec $EXEC" > "$WORK/serve.log" 2>&1 &
 SERVE_PID=$!

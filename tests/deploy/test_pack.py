@@ -4,6 +4,7 @@ install.sh runs here on the host with its own --prefix (pi-check runs it inside 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +43,10 @@ def test_the_kit_holds_wheel_bundle_unit_and_installer_all_checksummed(kit, edge
         assert hashlib.sha256((root / name).read_bytes()).hexdigest() == digest, name
     assert os.access(root / "install.sh", os.X_OK)
     assert (root / "bundle" / "int8.tflite").read_bytes() == (edge_bundle.bundle / "int8.tflite").read_bytes()
+    # each device extra gets a format its backend runs: the unit and install.sh's hints use it
+    kit_json = json.loads((root / "KIT.json").read_text())
+    assert kit_json["extra"] == "litert"
+    assert kit_json["format_for_extra"] == {"litert": "tflite-int8", "onnx": "onnx-int8"}
 
 
 def test_pack_refuses_a_tampered_bundle_an_unknown_extra_and_a_non_project_source(edge_bundle, wheel, tmp_path):
@@ -84,6 +89,9 @@ def test_install_sh_refuses_tampering_installs_upgrades_and_rolls_back(kit, tmp_
     predict = subprocess.run([str(prefix / "current" / "venv" / "bin" / "fashion-edge"), "info",
                               str(prefix / "current" / "bundle")], capture_output=True, text=True)
     assert predict.returncode == 0 and "tflite-int8" in predict.stdout
+    exec_start = next(line for line in (prefix / "current" / "fashion-edge.service").read_text().splitlines()
+                      if line.startswith("ExecStart="))
+    assert exec_start.endswith("--format tflite-int8") and "--format tflite-int8" in first.stdout
 
     second = _install(root, prefix)
     assert second.returncode == 0, second.stderr[-3000:]
