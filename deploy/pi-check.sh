@@ -123,7 +123,10 @@ PORT=${PI_PORT:-18080}
 EXEC=$(sed -n 's/^ExecStart=//p' "$ROOT$(readlink "$ROOT/opt/fashion-edge/current")/fashion-edge.service" \
        | sed "s/--port [0-9]*/--port $PORT/")
 log "service: $EXEC"
-on_pi "$CPU" "exec $EXEC" > "$WORK/serve.log" 2>&1 &
+# Not through on_pi (a function: `&` would fork a subshell and SIGTERM would reach the subshell, not
+# the server): chroot, env and sh all exec, so $! is the server's own pid, as systemd's MainPID would be.
+QEMU_CPU=$CPU chroot "$ROOT" /usr/bin/env -i HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+    QEMU_CPU=$CPU sh -c "exec $EXEC" > "$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 for _ in $(seq 1 300); do
   curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && break
