@@ -21,6 +21,7 @@ import io
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ from fashion_edge.runtime.backends import BACKENDS
 from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.formats import DEFAULT_FORMAT
 from fashion_edge.runtime.cpu import cpu_info
+from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.service.allocator import keep_freed_buffers
 from fashion_edge.runtime.versions import DISTRIBUTIONS, versions
 
@@ -139,7 +141,11 @@ def main(argv=None) -> int:
     p.add_argument("--soak", type=int, default=20000)
     p.add_argument("--out", type=Path, default=None, help="default: serve.json beside the bundle")
     args = p.parse_args(argv)
-    results = run_study(args.bundle, args.image, args.requests, args.rounds, args.soak, args.format)
+    try:
+        results = run_study(args.bundle, args.image, args.requests, args.rounds, args.soak, args.format)
+    except FashionEdgeError as exc:     # a missing bundle, data or extra: one line, as the CLI does
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     out = args.out or args.bundle.resolve().parent / "serve.json"
     out.write_text(json.dumps(results, indent=2))
     print(render_markdown(results))
