@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import os
 import re
@@ -15,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+
+from fashion_edge.benchmarks.inprocess import shop_photo
 
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
@@ -93,10 +93,5 @@ class Server:
 
 
 def jpeg(pixels: np.ndarray, size: int = 320) -> bytes:
-    """A test image as a shop-style JPEG: dark garment pixels inverted onto a white canvas."""
-    big = Image.fromarray(255 - pixels).resize((224, 224), Image.Resampling.BICUBIC).convert("RGB")
-    canvas = Image.new("RGB", (size, size), "white")
-    canvas.paste(big, ((size - 224) // 2, (size - 224) // 2))
-    out = io.BytesIO()
-    canvas.save(out, "JPEG", quality=90)
-    return out.getvalue()
+    """A test image as a shop-style JPEG (the load study's photo, so tests and study send the same kind)."""
+    return shop_photo(pixels, size)
