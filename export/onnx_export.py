@@ -29,7 +29,11 @@ INT8_RECIPES = (
     Int8Recipe("percentile-1k", method="percentile"),
     Int8Recipe("moving-average-1k", method="moving-average"),
     Int8Recipe("minmax-1k-reduce-range", reduce_range=True),
+    Int8Recipe("minmax-1k-float-stem", float_stem=True),
+    Int8Recipe("minmax-1k-reduce-range-float-stem", reduce_range=True, float_stem=True),
 )
+COMPUTE_OPS = ("Conv", "MatMul", "Gemm")
+ACTIVATIONS = ("Clip", "Relu")
 
 
 def convert_float(model) -> bytes:
@@ -84,14 +88,38 @@ def quantize_int8(float_model: bytes, calibration: np.ndarray, recipe: Int8Recip
         src, pre, out = Path(tmp, "float.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "int8.onnx")
         src.write_bytes(float_model)
         quant_pre_process(str(src), str(pre))
+        exclude = _stem(onnx.load(str(pre)).graph) if recipe.float_stem else []
         quantize_static(str(pre), str(out), _Reader(calibration),
                         quant_format=QuantFormat.QDQ, per_channel=recipe.per_channel,
-                        reduce_range=recipe.reduce_range,
+                        reduce_range=recipe.reduce_range, nodes_to_exclude=exclude,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=method, extra_options=extra)
         proto = onnx.load(str(out))
         onnx.checker.check_model(proto, full_check=True)
         return proto.SerializeToString()
+
+
+def _stem(graph) -> list[str]:
+    """Every node up to the first convolution / matmul (the graph is topologically sorted) and the
+    activation that reads it: what a float-stem recipe keeps float (see export/calibration.py).
+
+    The stem alone is not enough: with the input scaling before it quantized, ONNX Runtime's full
+    graph optimization computed the model wrongly (measured: 93.8% agreement with all optimizations,
+    99.7% with them off), while the same model with the whole input side float ran correctly at
+    every level.
+    """
+    from fashion_edge.export.calibration import NotApplicable
+
+    nodes = list(graph.node)
+    compute = [i for i, node in enumerate(nodes) if node.op_type in COMPUTE_OPS]
+    if len(compute) < 2:
+        raise NotApplicable("the stem is the model's only compute node: nothing would be int8")
+    stem = nodes[compute[0]]
+    head = nodes[:compute[0] + 1]
+    head += [n for n in nodes if n.op_type in ACTIVATIONS and stem.output[0] in n.input]
+    if not all(n.name for n in head):
+        raise NotApplicable("a node before the stem has no name to exclude it by")
+    return [n.name for n in head]
 
 
 def output_step(model: bytes) -> float:

@@ -19,7 +19,9 @@ INT8_RECIPES = (
     Int8Recipe("minmax-1k"),
     Int8Recipe("minmax-5k", images=5000),
     Int8Recipe("minmax-1k-per-tensor", per_channel=False),
+    Int8Recipe("minmax-1k-float-stem", float_stem=True),
 )
+COMPUTE_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
 def write_saved_model(model, folder: Path) -> Path:
@@ -61,6 +63,8 @@ def convert(saved_model: Path, precision: str, calibration: np.ndarray | None = 
             converter._experimental_disable_per_channel = True  # the converter's only switch for it
     if precision == "int8":
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if recipe is not None and recipe.float_stem:
+            return _float_stem_int8(tf, converter, recipe)
         # uint8 in and out: a device feeds raw pixels (the calibrated input scale is 1, zero point 0)
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
@@ -68,3 +72,38 @@ def convert(saved_model: Path, precision: str, calibration: np.ndarray | None = 
         # int16 activations, int8 weights; float32 in and out (the converter quantizes at the edges)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
     return bytes(converter.convert())
+
+
+def _float_stem_int8(tf, converter, recipe: Int8Recipe) -> bytes:
+    """Int8 everywhere but the first compute op, with the same uint8 input and output as the others.
+
+    The converter has no switch for it; its own selective-quantization path does (what
+    tf.lite.experimental.QuantizationDebugger's `denylisted_nodes` drives): calibrate only, quantize
+    with the stem's output tensor denylisted, then give the file uint8 ends as `convert` does.
+    """
+    from tensorflow.lite.python import convert as tflite_convert
+    from tensorflow.lite.python import util
+
+    converter._experimental_calibrate_only = True
+    calibrated = converter.convert()
+    quantized = tflite_convert.mlir_quantize(calibrated, disable_per_channel=not recipe.per_channel,
+                                             denylisted_nodes=[_stem_output(calibrated)])
+    return bytes(util.modify_model_io_type(quantized, tf.uint8, tf.uint8))
+
+
+def _stem_output(model: bytes) -> str:
+    """The output tensor name of the first convolution / dense op, read from the flatbuffer."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from fashion_edge.export.calibration import NotApplicable
+
+    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    graph = m.subgraphs[0]
+    compute = [op for op in graph.operators
+               if codes.get(max(m.operatorCodes[op.opcodeIndex].builtinCode,
+                                m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)) in COMPUTE_OPS]
+    if len(compute) < 2:
+        raise NotApplicable("the stem is the model's only compute op: nothing would be int8")
+    name = graph.tensors[compute[0].outputs[0]].name
+    return name.decode() if isinstance(name, bytes) else name

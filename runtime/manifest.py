@@ -245,6 +245,8 @@ class Recipe:
     `method`: "minmax" (both converters), "percentile" / "moving-average" / "entropy" (onnxruntime).
     `reduce_range` (onnxruntime): 7-bit weights, so x86 CPUs without VNNI cannot saturate the int16
     intermediate sums of their u8 x s8 kernels (ONNX Runtime's advice for such CPUs).
+    `float_stem` (both converters): the first convolution stays float32 (see export/calibration.py);
+    absent in bundles written before it existed, which read as False.
     """
 
     name: str
@@ -252,15 +254,16 @@ class Recipe:
     method: str = "minmax"
     per_channel: bool = True
     reduce_range: bool = False
+    float_stem: bool = False
 
     @classmethod
     def read(cls, o: Obj) -> "Recipe":
         return cls(o.str("name"), o.int("images", minimum=1), o.str("method"), o.bool("per_channel"),
-                   o.bool("reduce_range"))
+                   o.bool("reduce_range"), bool(o.bool("float_stem", optional=True)))
 
     def to_json(self) -> dict:
         return {"name": self.name, "images": self.images, "method": self.method, "per_channel": self.per_channel,
-                "reduce_range": self.reduce_range}
+                "reduce_range": self.reduce_range, "float_stem": self.float_stem}
 
 
 @dataclass(frozen=True)
