@@ -22,6 +22,7 @@ demo: web install data chromium
 	$(FE) bench --artifacts $(ARTIFACTS) --min-accuracy 0.8
 	$(BIN)/python -m fashion_edge.benchmarks.reliability $(ARTIFACTS)/edge/bundle
 	$(MAKE) serve-study
+	$(BIN)/python -m fashion_edge.benchmarks.browser $(ARTIFACTS)/edge/bundle --screenshot $(ARTIFACTS)/edge/web-app.png
 	$(FE) pack $(ARTIFACTS)/edge/bundle --out $(ARTIFACTS)/dist
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md; the Raspberry Pi kit is in $(ARTIFACTS)/dist/"

@@ -209,7 +209,17 @@ def serve_section(dirs: list[Path]) -> list[str]:
     return [line for model, r in found if r for line in (render_markdown(r).splitlines() + [""])]
 
 
-SECTIONS = [training_section, export_section, device_section, bench_section, reliability_section, serve_section]
+def browser_section(dirs: list[Path]) -> list[str]:
+    """The web app's in-browser latency per format (benchmarks/browser.py's browser.json)."""
+    from fashion_edge.benchmarks.browser import render_markdown
+
+    found = [(d.name, _load(d / "browser.json")) for d in dirs if (d / "browser.json").is_file()]
+    return [line for model, r in found if r
+            for line in ([f"## In the browser ({model})", ""] + render_markdown(r).splitlines() + [""])]
+
+
+SECTIONS = [training_section, export_section, device_section, bench_section, reliability_section, serve_section,
+            browser_section]
 
 
 def render_report(artifacts: Path) -> str:

@@ -79,7 +79,8 @@ def _float_stem_int8(tf, converter, recipe: Int8Recipe) -> bytes:
 
     The converter has no switch for it; its own selective-quantization path does (what
     tf.lite.experimental.QuantizationDebugger's `denylisted_nodes` drives): calibrate only, quantize
-    with the stem's output tensor denylisted, then give the file uint8 ends as `convert` does.
+    with the stem's output tensor denylisted, then give the file uint8 ends as `convert` does (the
+    input side by hand: the float stem leaves no QUANTIZE op there to retype, see tflite_io).
     """
     from tensorflow.lite.python import convert as tflite_convert
     from tensorflow.lite.python import util
@@ -88,7 +89,9 @@ def _float_stem_int8(tf, converter, recipe: Int8Recipe) -> bytes:
     calibrated = converter.convert()
     quantized = tflite_convert.mlir_quantize(calibrated, disable_per_channel=not recipe.per_channel,
                                              denylisted_nodes=[_stem_output(calibrated)])
-    return bytes(util.modify_model_io_type(quantized, tf.uint8, tf.uint8))
+    from fashion_edge.export.tflite_io import uint8_pixel_input
+
+    return uint8_pixel_input(bytes(util.modify_model_io_type(quantized, tf.float32, tf.uint8)))
 
 
 def _stem_output(model: bytes) -> str:

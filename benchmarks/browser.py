@@ -1,0 +1,141 @@
+"""The web app's in-browser latency per format, measured in a real Chromium (not part of `make test`).
+
+    python -m fashion_edge.benchmarks.browser artifacts/edge/bundle [--screenshot web-app.png]
+
+`fashion-edge serve` serves the page and the bundle on 127.0.0.1 (as a phone on the Pi's network
+would get them); Debian's Chromium, driven by Playwright, loads it and runs every format the page
+offers on the bundle's golden images through `fashionEdge.classifyPixels` (inference only: the
+images are already 28x28). Per format: the runtime the page used, median and p90 latency over
+`--rounds` passes after one warm-up pass, and how far the page's logits are from golden.json (the
+exporting host's runtime) within the manifest's tolerance. Then a shop-style JPEG of test image 0
+(an ankle boot) through the file picker, and a screenshot of what a user sees.
+
+The browser runs on this machine's CPU with WebAssembly (no GPU): a phone's figures differ; the
+ratios between formats are what carries over. Results: browser.json beside the bundle.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from fashion_edge.benchmarks.inprocess import shop_photo
+from fashion_edge.benchmarks.loadgen import ServerProcess
+from fashion_edge.runtime.errors import BundleError, FashionEdgeError
+from fashion_edge.runtime.extras import require
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Root needs --no-sandbox; the rest keep a closed network quiet (no update, sync or GPU probes).
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+RUN_FORMAT = """async ([images, format, rounds]) => {
+    const passes = [];
+    for (let r = 0; r <= rounds; r++) {
+      const out = [];
+      for (const pixels of images) out.push(await fashionEdge.classifyPixels(pixels, format));
+      passes.push(out);
+    }
+    return passes;
+  }"""
+
+
+def measure(bundle: Path, rounds: int, screenshot: Path | None) -> dict:
+    playwright = require("playwright.sync_api", "dev", "driving Chromium")
+    if not CHROMIUM.exists():
+        raise FashionEdgeError(f"{CHROMIUM} is missing: `make chromium` (Debian's chromium) installs it")
+    golden_path = bundle / "golden.json"
+    if not golden_path.is_file():
+        raise BundleError(f"{bundle}: no golden.json (is this an exported bundle?)")
+    golden = json.loads(golden_path.read_text())
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    images = np.asarray(golden["images"], np.uint8).reshape(len(golden["images"]), -1).tolist()
+    server = ServerProcess(bundle)
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            ready = page.evaluate("fashionEdge.ready")
+            formats = {}
+            for fmt in ready["formats"]:
+                passes = page.evaluate(RUN_FORMAT, [images, fmt, rounds])
+                timed = [r["latency_ms"] for run in passes[1:] for r in run]   # the first pass warms up
+                logits = np.array([r["logits"] for r in passes[-1]])
+                expected = np.array(golden["outputs"][fmt]["logits"])
+                formats[fmt] = {
+                    "runtime": passes[-1][0]["runtime"],
+                    "images": len(images), "timed_calls": len(timed),
+                    "median_ms": statistics.median(timed),
+                    "p90_ms": float(np.percentile(timed, 90)),
+                    "max_abs_dlogit": float(np.abs(logits - expected).max()),
+                    "golden_atol": manifest["formats"][fmt]["golden_atol"],
+                    "top1_equal": int((logits.argmax(1) == expected.argmax(1)).sum()),
+                }
+            photo = _photo_result(page, golden, screenshot)
+            version = browser.version
+            browser.close()
+    finally:
+        server.stop()
+    return {"browser": f"Chromium {version}", "page_default_format": ready["format"], "rounds": rounds,
+            "formats": formats, "photo": photo}
+
+
+def _photo_result(page, golden: dict, screenshot: Path | None) -> dict:
+    """Test image 0 as a shop photo through the file picker: what the page answers and shows."""
+    pixels = np.asarray(golden["images"][0], np.uint8).reshape(28, 28)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "garment.jpg"
+        path.write_bytes(shop_photo(pixels))
+        page.set_input_files("#file", str(path))
+        page.wait_for_function("document.querySelectorAll('#top3 li').length === 3")
+    top3 = [li.strip() for li in page.locator("#top3 li").all_text_contents()]
+    if screenshot is not None:
+        page.set_viewport_size({"width": 1000, "height": 640})
+        page.screenshot(path=str(screenshot), full_page=True)
+    label = golden["labels"][0]
+    return {"true_label": label, "top3": top3, "timing": page.text_content("#timing"),
+            "screenshot": str(screenshot) if screenshot else None}
+
+
+def render_markdown(results: dict) -> str:
+    lines = [f"In-browser inference ({results['browser']}, WebAssembly on this CPU, golden images, median of "
+             f"{results['rounds']} passes after a warm-up):", "",
+             "| format | page runtime | median ms | p90 ms | max abs dlogit vs golden (tolerance) | top-1 as golden |",
+             "|---|---|---:|---:|---:|---:|"]
+    for fmt, r in results["formats"].items():
+        lines.append(f"| {fmt} | {r['runtime']} | {r['median_ms']:.3f} | {r['p90_ms']:.3f} | "
+                     f"{r['max_abs_dlogit']:.2e} ({r['golden_atol']:.1e}) | {r['top1_equal']}/{r['images']} |")
+    photo = results["photo"]
+    lines += ["", f"Shop photo of test image 0 (a {photo['true_label']}) through the file picker: "
+              f"{'; '.join(photo['top3'])} ({photo['timing']})."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fashion_edge.benchmarks.browser", description=__doc__.split("\n\n")[0])
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--screenshot", type=Path, default=None, help="PNG of the page after the photo")
+    p.add_argument("--out", type=Path, default=None, help="default: browser.json beside the bundle")
+    args = p.parse_args(argv)
+    try:
+        results = measure(args.bundle, args.rounds, args.screenshot)
+    except FashionEdgeError as exc:     # a missing bundle, extra or browser: one line, as the CLI does
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    out = args.out or args.bundle.resolve().parent / "browser.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(render_markdown(results))
+    print(f"wrote {out}")
+    # A different answer on a golden image fails the run; latency and logit drift are reported.
+    return 0 if all(r["top1_equal"] == r["images"] for r in results["formats"].values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
