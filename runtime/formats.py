@@ -110,7 +110,8 @@ FORMATS: Mapping[str, Format] = MappingProxyType({f.name: f for f in (
            summary="int8 weights, float32 in/out (dynamic-range quantization)"),
     Format("tflite-int8", "tflite", "int8.tflite", "int8", "tflite", _INT8, calibrated=True,
            model_gates={"linear": _LINEAR_INT8}, size_limit=SizeLimit("tflite-float32", 0.30, ("edge",)),
-           summary="uint8 pixels -> uint8 logits (scale/zero point in the manifest)"),
+           summary="uint8 pixels -> uint8 logits (scale/zero point in the manifest); a float-stem recipe keeps "
+                   "the first conv float32"),
     Format("tflite-int16x8", "tflite", "int16x8.tflite", "int16x8", "tflite", _INT16X8, calibrated=True,
            summary="int16 activations, int8 weights; float32 in/out (16x8 quantization)"),
     Format("onnx-float32", "onnx", "float32.onnx", "float32", "onnx-float", _FLOAT,
