@@ -28,6 +28,7 @@ from fashion_edge.benchmarks.inprocess import shop_photo
 from fashion_edge.benchmarks.loadgen import ServerProcess
 from fashion_edge.runtime.errors import BundleError, FashionEdgeError
 from fashion_edge.runtime.extras import require
+from fashion_edge.train.artifacts import write_text_atomic
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Root needs --no-sandbox; the rest keep a closed network quiet (no update, sync or GPU probes).
@@ -134,7 +135,7 @@ def main(argv=None) -> int:
         print(f"{p.prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     out = args.out or args.bundle.resolve().parent / "browser.json"
-    out.write_text(json.dumps(results, indent=2))
+    write_text_atomic(out, json.dumps(results, indent=2))
     print(render_markdown(results))
     print(f"wrote {out}")
     # A different answer on a golden image fails the run; latency and logit drift are reported.

@@ -40,6 +40,7 @@ from fashion_edge.runtime.cpu import cpu_info
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.service.allocator import keep_freed_buffers
 from fashion_edge.runtime.versions import DISTRIBUTIONS, versions
+from fashion_edge.train.artifacts import write_text_atomic
 
 CONCURRENCY = (1, 8, 32)
 
@@ -147,7 +148,7 @@ def main(argv=None) -> int:
         print(f"{p.prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     out = args.out or args.bundle.resolve().parent / "serve.json"
-    out.write_text(json.dumps(results, indent=2))
+    write_text_atomic(out, json.dumps(results, indent=2))
     print(render_markdown(results))
     print(f"wrote {out}")
     # Exit 1 only for wrong behaviour (a 5xx, a wrong label, a malformed request not refused); the

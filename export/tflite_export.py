@@ -85,28 +85,11 @@ def _float_stem_int8(tf, converter, recipe: Int8Recipe) -> bytes:
     from tensorflow.lite.python import convert as tflite_convert
     from tensorflow.lite.python import util
 
+    from fashion_edge.export.tflite_io import stem_output, uint8_pixel_input
+
     converter._experimental_calibrate_only = True
     calibrated = converter.convert()
     quantized = tflite_convert.mlir_quantize(calibrated, disable_per_channel=not recipe.per_channel,
-                                             denylisted_nodes=[_stem_output(calibrated)])
-    from fashion_edge.export.tflite_io import uint8_pixel_input
-
+                                             denylisted_nodes=[stem_output(calibrated, COMPUTE_OPS)])
     return uint8_pixel_input(bytes(util.modify_model_io_type(quantized, tf.float32, tf.uint8)))
 
-
-def _stem_output(model: bytes) -> str:
-    """The output tensor name of the first convolution / dense op, read from the flatbuffer."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    from fashion_edge.export.calibration import NotApplicable
-
-    m = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(model, 0))
-    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    graph = m.subgraphs[0]
-    compute = [op for op in graph.operators
-               if codes.get(max(m.operatorCodes[op.opcodeIndex].builtinCode,
-                                m.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)) in COMPUTE_OPS]
-    if len(compute) < 2:
-        raise NotApplicable("the stem is the model's only compute op: nothing would be int8")
-    name = graph.tensors[compute[0].outputs[0]].name
-    return name.decode() if isinstance(name, bytes) else name

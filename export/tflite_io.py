@@ -1,4 +1,4 @@
-"""A uint8 pixel input for an int8 TFLite file whose first layer stays float (a float-stem recipe).
+"""Flatbuffer edits for an int8 TFLite file whose first layer stays float (a float-stem recipe).
 
 The converter gives a fully quantized file uint8 ends (`inference_input_type`), but when the first
 op reads float32 there is no QUANTIZE op at the input for it to retype, and the file would take
@@ -9,11 +9,38 @@ turns it into the float32 tensor the stem reads. Same arithmetic, 784 values con
 from __future__ import annotations
 
 
+def _parse(model: bytes):
+    from tensorflow.lite.python import util
+
+    return util._convert_model_from_bytearray_to_object(model)  # the helper modify_model_io_type uses
+
+
+def _builtin(code) -> int:
+    """An operator code's builtin op (new files keep small codes in the deprecated field too)."""
+    return max(code.builtinCode, code.deprecatedBuiltinCode)
+
+
+def stem_output(model: bytes, compute_ops: tuple[str, ...]) -> str:
+    """The output tensor name of the first of `compute_ops`, which a float-stem recipe keeps float."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from fashion_edge.export.calibration import NotApplicable
+
+    m = _parse(model)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    graph = m.subgraphs[0]
+    compute = [op for op in graph.operators if names.get(_builtin(m.operatorCodes[op.opcodeIndex])) in compute_ops]
+    if len(compute) < 2:
+        raise NotApplicable("the stem is the model's only compute op: nothing would be int8")
+    name = graph.tensors[compute[0].outputs[0]].name
+    return name.decode() if isinstance(name, bytes) else name
+
+
 def uint8_pixel_input(model: bytes) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.python import util
 
-    m = util._convert_model_from_bytearray_to_object(model)  # the helper modify_model_io_type uses
+    m = _parse(model)
     graph = m.subgraphs[0]
     (float_input,) = graph.inputs
     old = graph.tensors[float_input]
@@ -54,7 +81,7 @@ def _empty_buffer(m, schema) -> int:
 
 def _opcode(m, schema, builtin: int) -> int:
     for i, code in enumerate(m.operatorCodes):
-        if max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+        if _builtin(code) == builtin:
             return i
     code = schema.OperatorCodeT()
     code.builtinCode = builtin

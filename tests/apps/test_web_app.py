@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from fashion_edge.runtime import Classifier
+from fashion_edge.benchmarks.browser import CHROMIUM, CHROMIUM_ARGS
 from fashion_edge.runtime.formats import FORMATS
 from fashion_edge.runtime.preprocess import preprocess
 
@@ -33,10 +34,6 @@ import webapp_photos
 pytestmark = pytest.mark.slow
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is in the [dev] extra")
 
-CHROMIUM = Path("/usr/bin/chromium")
-# Root needs --no-sandbox; the rest keep a closed network quiet (no update, sync or GPU probes).
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 PHOTOS = 60                       # photo-like files through classify (the issue asks for >= 50)
 MIN_AGREEMENT = 0.97
 
