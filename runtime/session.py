@@ -1,20 +1,28 @@
-"""A backend plus the quantization arithmetic: uint8 pixels in, float logits out.
+"""A backend plus the quantization arithmetic: uint8 pixels in, float logits or probabilities out.
 
 The caller never sees scale or zero-point. Interpreters are not thread-safe, so every call into
 the backend holds one lock; batch-of-one inference is short enough that a lock beats one
 interpreter per thread (and uses a fraction of the memory).
 
-The batch-of-one path (`scores_one`) is the hot path of a camera loop: the backend may hand back a
-view of its own output buffer, which is turned into ten Python floats while the lock is held, and
-dequantization is a lookup in a 256-entry list; no numpy array is allocated after the input.
+The batch-of-one path (`softmax_one`) is the hot path of a camera loop, where every Python step
+costs about a microsecond: the lock is held for the backend call only, and for 8-bit outputs the
+softmax is a lookup. exp(logit(q) - logit(q_top)) is tabled for each of the 256 output bytes (q_top
+the largest level); a shift common to every class cancels in the normalisation, so a prediction
+costs ten lookups, a sum and ten divisions, with no exp and no numpy arithmetic. The batch path
+(`outputs` + `softmax` per row) does the same arithmetic, so both give identical probabilities.
 """
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 
 from fashion_edge.runtime.backends import Backend
+
+# Below this the tabled exps have lost their precision (every class ~700 natural-log units below
+# the top level): the probabilities are then computed from the logits instead.
+_TINY = 1e-200
 
 
 class Session:
@@ -29,16 +37,19 @@ class Session:
             not inp.quantized or (inp.scale == 1.0 and inp.zero_point == 0))
         self._out_scale = np.float32(out.scale) if out.quantized else None
         self._out_zero = np.float32(out.zero_point)
-        # 8-bit outputs dequantize through a 256-entry table: one lookup per value.
-        self._out_table = None
+        self._out_table = None       # 8-bit outputs: level - min level -> float32 logit
         self._out_offset = 0
-        self._out_list: list[float] | None = None
-        if out.quantized and np.dtype(out.dtype).itemsize == 1:
-            info = np.iinfo(np.dtype(out.dtype))
+        self._exp_by_byte: list[float] | None = None   # 8-bit outputs: output byte -> exp(logit - top logit)
+        out_dtype = np.dtype(out.dtype)
+        if out.quantized and out_dtype.itemsize == 1:
+            info = np.iinfo(out_dtype)
             levels = np.arange(info.min, info.max + 1, dtype=np.float32)
             self._out_table = (levels - self._out_zero) * self._out_scale
             self._out_offset = -info.min
-            self._out_list = [float(v) for v in self._out_table]
+            as_levels = np.arange(256, dtype=np.uint8).view(out_dtype).astype(np.int16) + self._out_offset
+            logits = [float(v) for v in self._out_table[as_levels]]
+            top = float(self._out_table[-1])   # scale > 0: the largest level has the largest logit
+            self._exp_by_byte = [math.exp(v - top) for v in logits]
 
     def to_input(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels (N, 28, 28, 1) -> the model's input tensor."""
@@ -57,29 +68,49 @@ class Session:
             return self._out_table[raw.astype(np.int16) + self._out_offset if self._out_offset else raw]
         return (raw.astype(np.float32) - self._out_zero) * self._out_scale
 
-    def scores_one(self, pixels: np.ndarray) -> list[float]:
-        """One image's uint8 pixels (28x28, any batch-of-one shape) -> its float logits as a Python list."""
-        x = self.to_input(pixels.reshape(self._one_shape))
+    def run_one(self, pixels: np.ndarray) -> np.ndarray:
+        """One image's uint8 pixels (28x28, any batch-of-one shape) -> its (1, 10) outputs, the model's own type."""
+        x = pixels.reshape(self._one_shape)
+        if not self._pixels_are_input:
+            x = self.to_input(x)
         with self._lock:
-            raw = self.backend.run_one(x).ravel().tolist()  # the backend's buffer is read before release
-        if self._out_list is not None:
-            table, offset = self._out_list, self._out_offset
-            return [table[q + offset] for q in raw]
-        if self._out_scale is not None:
-            scale, zero = float(self._out_scale), float(self._out_zero)
-            return [(q - zero) * scale for q in raw]
-        return raw
+            return self.backend.run_one(x)
+
+    def softmax_one(self, pixels: np.ndarray) -> tuple[int, tuple[float, ...]]:
+        """One image's uint8 pixels -> (top class, probabilities)."""
+        return self.softmax(self.run_one(pixels))
+
+    def softmax(self, out: np.ndarray) -> tuple[int, tuple[float, ...]]:
+        """One image's outputs in the model's own type -> (top class, probabilities); ties go to the first class."""
+        table = self._exp_by_byte
+        if table is not None:
+            exps = [table[b] for b in out.tobytes()]
+            total = sum(exps)
+            if total > _TINY:
+                return exps.index(max(exps)), tuple([e / total for e in exps])
+        logits = self.to_logits(out).ravel().tolist()
+        best = max(logits)
+        exps = [math.exp(v - best) for v in logits]
+        total = sum(exps)
+        return logits.index(best), tuple([e / total for e in exps])
+
+    def scores_one(self, pixels: np.ndarray) -> list[float]:
+        """One image's uint8 pixels -> its float logits as a Python list."""
+        return self.to_logits(self.run_one(pixels)).ravel().tolist()
 
     def logits_one(self, pixels: np.ndarray) -> np.ndarray:
         """(1, 28, 28, 1) uint8 -> (10,) float32, on the backend's batch-of-one path."""
-        return np.asarray(self.scores_one(pixels), np.float32)
+        return self.to_logits(self.run_one(pixels)).reshape(-1)
 
     def logits(self, pixels: np.ndarray, chunk: int = 500) -> np.ndarray:
         """(N, 28, 28, 1) uint8 -> (N, 10) float32, in chunks to bound memory."""
+        return self.to_logits(self.outputs(pixels, chunk))
+
+    def outputs(self, pixels: np.ndarray, chunk: int = 500) -> np.ndarray:
+        """(N, 28, 28, 1) uint8 -> (N, 10) in the model's own output type (quantized levels for int8)."""
         parts = []
         for start in range(0, len(pixels), chunk):
             x = self.to_input(pixels[start:start + chunk])
             with self._lock:
-                raw = self.backend.run(x)
-            parts.append(self.to_logits(raw))
-        return np.concatenate(parts) if parts else np.zeros((0, 10), np.float32)
+                parts.append(self.backend.run(x))
+        return np.concatenate(parts) if parts else np.zeros((0, 10), np.dtype(self.backend.output.dtype))

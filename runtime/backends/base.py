@@ -22,5 +22,5 @@ class Backend(Protocol):
         ...
 
     def run_one(self, x: np.ndarray) -> np.ndarray:
-        """Batch of one, on the cheapest path the backend has (no resizing, cached buffers)."""
+        """Batch of one, on the cheapest path the backend has (no resizing); returns an array the caller owns."""
         ...

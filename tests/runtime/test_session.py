@@ -75,3 +75,42 @@ def test_batches_are_chunked_and_empty_batches_are_fine(n):
     backend = FakeBackend(TensorSpec("x", "float32", (1, 28, 28, 1)), TensorSpec("y", "float32", (1, 10)),
                           np.zeros(10, np.float32))
     assert Session(backend).logits(pixels(n) if n else np.zeros((0, 28, 28, 1), np.uint8)).shape == (n, 10)
+
+
+def reference_softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits.astype(np.float64) - logits.max())
+    return e / e.sum()
+
+
+@pytest.mark.parametrize("dtype,scale,zero", [("int8", 0.25, -3), ("uint8", 0.125, 100), ("int8", 0.9, 0)])
+def test_the_tabled_softmax_of_8bit_outputs_is_the_softmax_of_their_logits(dtype, scale, zero):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(0)
+    for raw in [rng.integers(info.min, info.max + 1, 10).astype(dtype),
+                np.array([info.min] * 9 + [info.max], dtype),          # the extremes
+                np.array([info.min] * 4 + [7, 7] + [info.min] * 4, dtype)]:   # a tie: the first class wins
+        session = Session(FakeBackend(TensorSpec("x", "uint8", (1, 28, 28, 1), 1.0, 0),
+                                      TensorSpec("y", dtype, (1, 10), scale, zero), raw))
+        top, probs = session.softmax_one(pixels(1))
+        logits = session.logits(pixels(1))[0]
+        assert top == int(np.argmax(logits))
+        np.testing.assert_allclose(probs, reference_softmax(logits), rtol=1e-12, atol=1e-300)
+        assert abs(sum(probs) - 1) < 1e-12
+
+
+def test_outputs_far_below_the_top_level_fall_back_to_the_logits():
+    # scale 4: the bottom level's tabled exp is exp(-1020) = 0, yet the softmax of these logits is well defined.
+    raw = np.array([-128, -127] + [-128] * 8, np.int8)
+    session = Session(FakeBackend(TensorSpec("x", "uint8", (1, 28, 28, 1), 1.0, 0),
+                                  TensorSpec("y", "int8", (1, 10), 4.0, 0), raw))
+    top, probs = session.softmax_one(pixels(1))
+    assert top == 1
+    np.testing.assert_allclose(probs, reference_softmax(session.logits(pixels(1))[0]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("out", [TensorSpec("y", "int8", (1, 10), 0.2, 5), TensorSpec("y", "float32", (1, 10))])
+def test_the_batch_path_gives_the_same_probabilities_as_one_by_one(out):
+    raw = np.linspace(-60, 60, 10).astype(out.dtype)
+    session = Session(FakeBackend(TensorSpec("x", "uint8", (1, 28, 28, 1), 1.0, 0), out, raw))
+    rows = [session.softmax(row) for row in session.outputs(pixels(3))]
+    assert rows == [session.softmax_one(pixels(1))] * 3
