@@ -19,13 +19,10 @@ from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.formats import DEFAULT_FORMAT, get_format, looks_like
 from fashion_edge.runtime.options import EngineOptions
-from fashion_edge.runtime.preprocess import SIZE, ImageLike, as_batch, is_dataset_frame, preprocess
+from fashion_edge.runtime.preprocess import SIZE, ImageLike, as_batch, preprocess
 from fashion_edge.runtime.session import Session
 
 DEFAULT_BUNDLE = Path("artifacts/edge/bundle")
-# The camera loop's frames, recognised with identity tests only: a few hundred nanoseconds.
-_FRAME_SHAPES = frozenset({(SIZE, SIZE), (SIZE, SIZE, 1)})
-_UINT8 = np.dtype(np.uint8)
 
 
 class Prediction(NamedTuple):
@@ -89,11 +86,7 @@ class Classifier:
 
     def predict(self, image: ImageLike) -> Prediction:
         """One image: a path, bytes, a PIL image, or a pixel array (28x28 dark-background passes as is)."""
-        if type(image) is np.ndarray and image.shape in _FRAME_SHAPES and image.dtype is _UINT8:
-            frame = image if is_dataset_frame(image) else preprocess(image)
-        else:
-            frame = preprocess(image)
-        return self._prediction(self._session.softmax_one(frame))
+        return self._prediction(self._session.softmax_one(preprocess(image)))
 
     def predict_batch(self, images: Sequence[ImageLike] | np.ndarray | Iterable[ImageLike]) -> list[Prediction]:
         """Many images in one backend call; a uint8 array (N, 28, 28[, 1]) skips preprocessing."""

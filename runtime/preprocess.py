@@ -41,7 +41,7 @@ MIN_GARMENT = 96         # ... and again, finer, if the garment spans fewer redu
 MIN_GARMENT_FULL = 16 * 28   # ... or fewer full-resolution pixels than this (16 per output pixel)
 SHARPEN = ImageFilter.UnsharpMask(radius=1.0, percent=50, threshold=0)
 
-__all__ = ["SIZE", "MAX_PIXELS", "ImageLike", "as_batch", "finer_reduction", "load_image", "is_dataset_frame",
+__all__ = ["SIZE", "MAX_PIXELS", "ImageLike", "as_batch", "finer_reduction", "load_image",
            "preprocess", "preprocess_at", "reduction_for", "to_rgb"]
 
 
@@ -85,22 +85,16 @@ def finer_reduction(box: tuple[int, int, int, int], k: int) -> int:
 
 def preprocess(source: ImageLike) -> np.ndarray:
     """fashion-mnist-v1: an image -> uint8 (28, 28), garment bright on a dark background."""
-    if isinstance(source, np.ndarray) and source.dtype == np.uint8 and source.shape[:2] == (SIZE, SIZE) \
-            and source.ndim == 2 + (source.ndim == 3 and source.shape[2] == 1) and is_dataset_frame(source):
-        return source.reshape(SIZE, SIZE)  # the hot path: an already preprocessed frame, no copy, no Pillow
+    if isinstance(source, np.ndarray) and source.shape in _FRAME_SHAPES and source.dtype == np.uint8:
+        item = source.item   # corners by flat index: .item() is the cheapest read of one pixel
+        if dark_grey_corners(item(0), item(SIZE - 1), item(_LAST - SIZE + 1), item(_LAST)):
+            # the hot path: an already preprocessed frame, no copy, no Pillow
+            return source if source.ndim == 2 else source.reshape(SIZE, SIZE)
     return _photo(Picture.open(source), None)
 
 
+_FRAME_SHAPES = frozenset({(SIZE, SIZE), (SIZE, SIZE, 1)})
 _LAST = SIZE * SIZE - 1
-
-
-def is_dataset_frame(frame: np.ndarray) -> bool:
-    """A uint8 28x28(x1) array on a dark background: already in the dataset's style, used as is.
-
-    Corners by flat index: .item() is the cheapest read of one pixel.
-    """
-    item = frame.item
-    return dark_grey_corners(item(0), item(SIZE - 1), item(_LAST - SIZE + 1), item(_LAST))
 
 
 def preprocess_at(source: ImageLike, reduction: int) -> np.ndarray:

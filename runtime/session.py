@@ -94,10 +94,6 @@ class Session:
         total = sum(exps)
         return logits.index(best), tuple([e / total for e in exps])
 
-    def scores_one(self, pixels: np.ndarray) -> list[float]:
-        """One image's uint8 pixels -> its float logits as a Python list."""
-        return self.to_logits(self.run_one(pixels)).ravel().tolist()
-
     def logits_one(self, pixels: np.ndarray) -> np.ndarray:
         """(1, 28, 28, 1) uint8 -> (10,) float32, on the backend's batch-of-one path."""
         return self.to_logits(self.run_one(pixels)).reshape(-1)
