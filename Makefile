@@ -43,11 +43,11 @@ $(DATA_DIR)/t10k-labels-idx1-ubyte.gz:
 	$(SUDO) apt-get update
 	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist
 
-# `fashion-edge serve` under load: Debian's hey against a real server on loopback at concurrency 1/8/32
+# `fashion-edge serve` under load: Debian's wrk (and hey, a cross-check) against a real server on loopback at concurrency 1/8/32
 # beside the in-process latency of the same photo, then a 20,000-request soak with malformed requests
 # mixed in -> artifacts/edge/serve.json (benchmarks/load.py). A few minutes; not part of `make test`.
 serve-study: install
-	command -v hey >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y hey; }
+	command -v hey >/dev/null && command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y hey wrk; }
 	$(BIN)/python -m fashion_edge.benchmarks.load $(ARTIFACTS)/edge/bundle
 
 # The web app's runtime files (LiteRT.js, onnxruntime-web) copied out of node_modules into

@@ -5,8 +5,10 @@
 1. In-process end-to-end latency of one real JPEG (Classifier.predict(bytes): decode, preprocess,
    infer), the baseline the service is compared with: in this process with the server's malloc
    settings (runtime/service/allocator.py, like for like), and in a child with glibc's defaults.
-2. A real server on 127.0.0.1 and Debian's `hey` POSTing the same file at concurrency 1, 8 and 32,
-   in interleaved rounds (noise lands on every level alike); the in-process loop runs between rounds.
+2. A real server on 127.0.0.1 and Debian's `wrk` POSTing the same file at concurrency 1, 8 and 32,
+   in interleaved rounds (noise lands on every level alike); the in-process loop runs between rounds,
+   and so does Debian's `hey` at concurrency 1, as a cross-check from a second, heavier client
+   (loadgen.py says why wrk measures).
 3. A soak of 20,000+ requests, one in ten malformed, every answer checked, server RSS watched.
 
 Targets (issue 16): server p50 at concurrency 1 <= in-process p50 + 1.0 ms; throughput at
@@ -31,7 +33,7 @@ from PIL import Image
 
 from fashion_edge.benchmarks import soak
 from fashion_edge.benchmarks.inprocess import default_malloc_baseline, in_process_ms, parallel_capacity, shop_photo
-from fashion_edge.benchmarks.loadgen import ServerProcess, combine, hey_version, run_hey
+from fashion_edge.benchmarks.loadgen import ServerProcess, combine, run_hey, run_wrk, tool_version
 from fashion_edge.benchmarks.serve_report import evaluate, render_markdown
 from fashion_edge.runtime.backends import BACKENDS
 from fashion_edge.runtime.classifier import Classifier
@@ -45,8 +47,8 @@ from fashion_edge.train.artifacts import write_text_atomic
 CONCURRENCY = (1, 8, 32)
 
 
-def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak_requests: int, fmt: str,
-              log=print) -> dict:
+def run_study(bundle: Path, image: Path | None, seconds: float, requests: int, rounds: int, soak_requests: int,
+              fmt: str, log=print) -> dict:
     from fashion_edge.train.data import load_fashion_mnist
 
     data = load_fashion_mnist(allow_download=False)
@@ -62,18 +64,23 @@ def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak
         try:
             _wait_healthy(server)
             url = server.url + "/v1/classify"
-            run_hey(url, body, 300, 2)                     # warm-up: connections, caches, allocators
+            run_wrk(url, body, 1, 2)                       # warm-up: connections, caches, allocators
+            run_hey(url, body, 100, 1)
             in_process_ms(clf, photo, 100)
             local: list[float] = []
             default: list[float] = []
             runs: dict[int, list] = {c: [] for c in CONCURRENCY}
+            hey_runs = []
             for r in range(rounds):
                 local += in_process_ms(clf, photo, max(50, requests // rounds // 2))
                 default += default_malloc_baseline(bundle, body, fmt, max(50, requests // rounds // 2))
                 for c in CONCURRENCY:
-                    runs[c].append(run_hey(url, body, max(c * 10, requests // rounds), c))
-                    log(f"round {r + 1}/{rounds}: concurrency {c:2d}: {runs[c][-1].rps:7.1f} req/s")
+                    runs[c].append(run_wrk(url, body, seconds / rounds, c))
+                    log(f"round {r + 1}/{rounds}: concurrency {c:2d}: {runs[c][-1].rps:7.1f} req/s (wrk)")
+                hey_runs.append(run_hey(url, body, max(10, requests // rounds), 1))
+                log(f"round {r + 1}/{rounds}: concurrency  1: {hey_runs[-1].rps:7.1f} req/s (hey)")
             load = [combine(runs[c]) for c in CONCURRENCY]
+            cross_check = combine(hey_runs)
             log(f"soak: {soak_requests:,} requests, 10% malformed")
             soaked = soak.run_soak(server.port, soak.plan(good, photo, soak_requests), server.rss_mb)
             info = json.loads(_get(server.port, "/v1/info"))
@@ -87,15 +94,17 @@ def run_study(bundle: Path, image: Path | None, requests: int, rounds: int, soak
                     "parallel_capacity": [capacity_before, parallel_capacity()],
                     "versions": versions("fashion-edge", "numpy", "Pillow", "fastapi", "uvicorn",
                                          *(DISTRIBUTIONS.get(b.module, b.module) for b in BACKENDS.values()))},
-        "tool": hey_version(), "bundle": str(bundle), "format": info["format"], "backend": info["backend"],
+        "tool": tool_version("wrk"), "bundle": str(bundle), "format": info["format"], "backend": info["backend"],
         "workers": info["workers"], "queue": info["queue"],
         "image": {"source": str(image) if image else "Fashion-MNIST test image 0 as a 320x320 JPEG product photo",
                   "bytes": len(photo), "size": list(Image.open(io.BytesIO(photo)).size)},
         # Classifier.predict(bytes) on the same file, one interpreter thread: with the server's malloc
         # settings (the like-for-like baseline), and as a script gets it by default (a child process)
         "in_process_e2e_ms": _stats(local), "in_process_e2e_default_malloc_ms": _stats(default),
-        "load": load, "soak": soaked, "server_exit_code": exit_code,
-        "settings": {"requests_per_level": requests, "rounds": rounds, "soak_requests": soak_requests},
+        "load": load, "cross_check": {"tool": tool_version("hey"), **cross_check},
+        "soak": soaked, "server_exit_code": exit_code,
+        "settings": {"seconds_per_level": seconds, "hey_requests": requests, "rounds": rounds,
+                     "soak_requests": soak_requests},
     }
     results["targets"] = evaluate(results)
     return results
@@ -137,13 +146,14 @@ def main(argv=None) -> int:
     p.add_argument("bundle", type=Path)
     p.add_argument("--image", type=Path, default=None, help="a real photo (default: a test image as a JPEG)")
     p.add_argument("--format", default=DEFAULT_FORMAT)
-    p.add_argument("--requests", type=int, default=3000, help="per concurrency level, over all rounds")
+    p.add_argument("--seconds", type=float, default=12.0, help="wrk's time per concurrency level, over all rounds")
+    p.add_argument("--requests", type=int, default=3000, help="hey's requests at concurrency 1, over all rounds")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--soak", type=int, default=20000)
     p.add_argument("--out", type=Path, default=None, help="default: serve.json beside the bundle")
     args = p.parse_args(argv)
     try:
-        results = run_study(args.bundle, args.image, args.requests, args.rounds, args.soak, args.format)
+        results = run_study(args.bundle, args.image, args.seconds, args.requests, args.rounds, args.soak, args.format)
     except FashionEdgeError as exc:     # a missing bundle, data or extra: one line, as the CLI does
         print(f"{p.prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code

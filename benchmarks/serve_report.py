@@ -66,6 +66,12 @@ def render_markdown(results: dict) -> str:
     for e in results["load"]:
         lines.append(f"| {e['concurrency']} | {e['requests']:,} | {e['rps']:.0f} | {e['p50_ms']:.2f} | {e['p90_ms']:.2f} "
                      f"| {e['p99_ms']:.2f} | {e['non_200'] + e['connection_errors']} |")
+    check = results.get("cross_check")
+    if check:
+        lines += ["", f"Cross-check, concurrency 1 with {check['tool']} (a Go client; it rounds to 0.1 ms and its own "
+                      f"CPU time shares the cores): p50 {check['p50_ms']:.2f} ms, p99 {check['p99_ms']:.2f} ms, "
+                      f"{check['rps']:.0f} req/s, {check['requests']:,} requests, "
+                      f"non-200 {check['non_200'] + check['connection_errors']}."]
     s = results["soak"]
     lines += [
         "",

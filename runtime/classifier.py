@@ -16,7 +16,7 @@ import numpy as np
 
 from fashion_edge.runtime.backends import choose_backend, get_backend, open_backend
 from fashion_edge.runtime.bundle import Bundle
-from fashion_edge.runtime.errors import BundleError
+from fashion_edge.runtime.errors import BundleError, InvalidImageError
 from fashion_edge.runtime.formats import DEFAULT_FORMAT, get_format, looks_like
 from fashion_edge.runtime.options import EngineOptions
 from fashion_edge.runtime.preprocess import SIZE, ImageLike, as_batch, preprocess
@@ -87,6 +87,17 @@ class Classifier:
     def predict(self, image: ImageLike) -> Prediction:
         """One image: a path, bytes, a PIL image, or a pixel array (28x28 dark-background passes as is)."""
         return self._prediction(self._session.softmax_one(preprocess(image)))
+
+    def predict_preprocessed(self, pixels: np.ndarray) -> Prediction:
+        """One frame that `preprocess` already produced (uint8, 28x28 in any batch-of-one shape), as is.
+
+        For a caller that preprocesses elsewhere (another thread, a cache): unlike `predict`, the frame is
+        not looked at again, so a garment filling the frame to its corners is not taken for a photo.
+        """
+        if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.size != SIZE * SIZE:
+            got = f"{pixels.dtype} {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
+            raise InvalidImageError(f"expected a preprocessed uint8 28x28 frame, got {got}")
+        return self._prediction(self._session.softmax_one(pixels))
 
     def predict_batch(self, images: Sequence[ImageLike] | np.ndarray | Iterable[ImageLike]) -> list[Prediction]:
         """Many images in one backend call; a uint8 array (N, 28, 28[, 1]) skips preprocessing."""

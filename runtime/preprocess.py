@@ -83,14 +83,17 @@ def finer_reduction(box: tuple[int, int, int, int], k: int) -> int:
     return next(f for f in REDUCTIONS if f <= k and (f == 1 or longest // f >= MIN_GARMENT))
 
 
-def preprocess(source: ImageLike) -> np.ndarray:
-    """fashion-mnist-v1: an image -> uint8 (28, 28), garment bright on a dark background."""
+def preprocess(source: ImageLike | Picture) -> np.ndarray:
+    """fashion-mnist-v1: an image -> uint8 (28, 28), garment bright on a dark background.
+
+    A `Picture` already opened (its header read, e.g. to check its size first) is taken as is.
+    """
     if isinstance(source, np.ndarray) and source.shape in _FRAME_SHAPES and source.dtype == np.uint8:
         item = source.item   # corners by flat index: .item() is the cheapest read of one pixel
         if dark_grey_corners(item(0), item(SIZE - 1), item(_LAST - SIZE + 1), item(_LAST)):
             # the hot path: an already preprocessed frame, no copy, no Pillow
             return source if source.ndim == 2 else source.reshape(SIZE, SIZE)
-    return _photo(Picture.open(source), None)
+    return _photo(source if isinstance(source, Picture) else Picture.open(source), None)
 
 
 _FRAME_SHAPES = frozenset({(SIZE, SIZE), (SIZE, SIZE, 1)})

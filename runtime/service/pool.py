@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import queue
 import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from fashion_edge.runtime.classifier import Classifier
+from fashion_edge.runtime.classifier import Classifier, Prediction
 from fashion_edge.runtime.errors import FashionEdgeError
+from fashion_edge.runtime.picture import Picture
 from fashion_edge.runtime.preprocess import preprocess
 from fashion_edge.runtime.selfcheck import SelfCheck
 from fashion_edge.runtime.service.limits import PhotoGate
@@ -44,18 +44,11 @@ class NotReady(Exception):
 
 @dataclass(frozen=True)
 class Classified:
-    """One image's answer and where the time went (seconds)."""
+    """One image's answer (the same Prediction as Classifier.predict gives) and where the time went (seconds)."""
 
-    logits: tuple[float, ...]
+    prediction: Prediction
     preprocess_s: float
     inference_s: float
-
-    def probabilities(self) -> tuple[float, ...]:
-        # Ten values: plain Python, as Classifier does.
-        top = max(self.logits)
-        exps = [math.exp(v - top) for v in self.logits]
-        total = sum(exps)
-        return tuple(e / total for e in exps)
 
 
 @dataclass
@@ -156,12 +149,14 @@ class InferencePool:
             self._busy[index] = True
             try:
                 t0 = time.perf_counter()
-                with self._gate.admit(job.data):   # memory: large photos one at a time, huge ones refused
-                    pixels = preprocess(job.data)
+                picture = Picture.open(job.data)       # the header, read once: the gate and preprocess share it
+                width, height = picture.size
+                with self._gate.admit(width * height):   # memory: large photos one at a time, huge ones refused
+                    pixels = preprocess(picture)
                 t1 = time.perf_counter()
-                logits = clf.logits(pixels[None])[0]
+                prediction = clf.predict_preprocessed(pixels)   # the batch-of-one hot path, as predict's
                 t2 = time.perf_counter()
-                outcome: Classified | BaseException = Classified(tuple(logits.tolist()), t1 - t0, t2 - t1)
+                outcome: Classified | BaseException = Classified(prediction, t1 - t0, t2 - t1)
                 self._observe(t1 - t0, t2 - t1)
             except Exception as exc:  # typed errors become 4xx; anything else a 500, never a dead worker
                 outcome = exc

@@ -100,8 +100,10 @@ def serve(config: ServeConfig) -> int:
              "required" if config.api_key else "off", "tuned" if tuned else "default")
     if exposure_warning(config):
         log.warning(exposure_warning(config))
+    # proxy_headers off: nothing here reads the client's address, so X-Forwarded-* parsing is per-request waste.
     uconfig = uvicorn.Config(asgi, host=config.host, port=config.port, log_config=None, access_log=False,
-                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="off", server_header=False)
+                             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S, lifespan="off", server_header=False,
+                             proxy_headers=False)
     previous = signal.signal(signal.SIGTERM, lambda *_: None)
     try:
         Server(uconfig).run()

@@ -38,6 +38,11 @@ def test_markdown_has_the_load_table_the_soak_and_the_targets():
     assert text.startswith("## Service under load")
     assert "| 1 | 1,000 | 110 | 8.50 |" in text and "| 8 | 1,000 | 190 |" in text
     assert "Soak: 20,000 requests" in text and "| c8_over_c1_throughput | 1.73 | >= 1.6 | yes |" in text
+    assert "Cross-check" not in text
+    results["cross_check"] = {"tool": "hey 0.1.4", "concurrency": 1, "requests": 3000, "rounds": 3, "rps": 300.0,
+                              "p50_ms": 3.1, "p90_ms": 3.5, "p99_ms": 4.0, "non_200": 0, "connection_errors": 0}
+    assert "Cross-check, concurrency 1 with hey 0.1.4" in render_markdown(results)
+    assert "p50 3.10 ms" in render_markdown(results)
 
 
 def test_report_includes_the_service_section_when_serve_json_is_there(tmp_path):

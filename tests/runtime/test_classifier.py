@@ -89,6 +89,20 @@ def test_predict_batch_equals_predict_one_by_one(bundle_dir, data):
     assert batch == [clf.predict(x) for x in data.x_test[:40]]
 
 
+def test_predict_preprocessed_takes_the_frame_as_is(bundle_dir, data):
+    clf = Classifier(bundle_dir)
+    frames = data.x_test[:40]
+    assert [clf.predict_preprocessed(x) for x in frames] == [clf.predict(x) for x in frames]
+    assert clf.predict_preprocessed(frames[0][..., None]) == clf.predict(frames[0])
+    # a frame whose corners are bright (a garment filling it): predict takes it for a photo and
+    # preprocesses it again; predict_preprocessed does not look at it
+    full = np.full((28, 28), 200, np.uint8)
+    assert clf.predict_preprocessed(full) == clf.predict_batch(full[None])[0]
+    for bad in (np.zeros((28, 28), np.float32), np.zeros((27, 28), np.uint8), [[0] * 28] * 28):
+        with pytest.raises(InvalidImageError, match="preprocessed uint8 28x28"):
+            clf.predict_preprocessed(bad)
+
+
 def test_photo_like_images_are_classified_about_as_well_as_the_originals(bundle_dir, data):
     clf = Classifier(bundle_dir)
     rng = np.random.default_rng(0)

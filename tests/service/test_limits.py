@@ -4,11 +4,14 @@ from __future__ import annotations
 import io
 import threading
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from fashion_edge.runtime.errors import InvalidImageError
-from fashion_edge.runtime.service.limits import PhotoGate, claimed_pixels
+from fashion_edge.runtime.picture import Picture
+from fashion_edge.runtime.preprocess import preprocess
+from fashion_edge.runtime.service.limits import PhotoGate
 
 
 def _png(width: int, height: int) -> bytes:
@@ -17,17 +20,24 @@ def _png(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-def test_claimed_pixels_come_from_the_header_and_garbage_is_zero():
-    assert claimed_pixels(_png(40, 30)) == 1200
-    assert claimed_pixels(b"not an image") == 0 and claimed_pixels(b"") == 0
+def test_the_gate_is_asked_with_the_size_the_header_claims():
+    image = Image.new("L", (40, 30), 255)
+    image.paste(0, (10, 5, 30, 25))      # a dark garment on white
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    picture = Picture.open(out.getvalue())
+    assert picture.size == (40, 30)      # read from the header; preprocess then decodes this same Picture
+    assert np.array_equal(preprocess(picture), preprocess(out.getvalue()))
+    with pytest.raises(InvalidImageError):
+        Picture.open(b"not an image")    # the worker's first step: a 422 before the gate is asked
 
 
 def test_huge_photos_are_refused_large_ones_share_one_slot_small_ones_pass():
     gate = PhotoGate(large=1000, ceiling=5000)
     with pytest.raises(InvalidImageError, match="megapixels"):
-        gate.admit(_png(100, 100))
-    small = gate.admit(_png(10, 10))
-    large_a, large_b = gate.admit(_png(50, 50)), gate.admit(_png(60, 60))
+        gate.admit(100 * 100)
+    small = gate.admit(10 * 10)
+    large_a, large_b = gate.admit(50 * 50), gate.admit(60 * 60)
     assert large_a is large_b and isinstance(large_a, type(threading.Lock()))
     with small, large_a:
         assert not large_b.acquire(blocking=False)   # the second large photo waits
