@@ -37,9 +37,12 @@ class Prediction(NamedTuple):
         return {"label_id": self.label_id, "label": self.label, "confidence": self.confidence,
                 "probabilities": list(self.probabilities)}
 
+    def ranked(self, k: int) -> list[int]:
+        """The k most probable class ids, best first (ties: the lower id first)."""
+        return sorted(range(len(self.probabilities)), key=self.probabilities.__getitem__, reverse=True)[:k]
+
     def top(self, k: int, labels: Sequence[str]) -> list[dict]:
-        order = sorted(range(len(self.probabilities)), key=self.probabilities.__getitem__, reverse=True)[:k]
-        return [{"label_id": i, "label": labels[i], "confidence": self.probabilities[i]} for i in order]
+        return [{"label_id": i, "label": labels[i], "confidence": self.probabilities[i]} for i in self.ranked(k)]
 
 
 class Classifier:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from fashion_edge.runtime.errors import InvalidImageError
 from fashion_edge.runtime.service import problems
+from fashion_edge.runtime.service.guards import header
 from fashion_edge.runtime.service.metrics import Metrics
 from fashion_edge.runtime.service.pool import Classified, InferencePool
 from fashion_edge.runtime.service.problems import BadQuery
@@ -41,13 +42,6 @@ class ClientGone(Exception):
     """The client disconnected before its body arrived: nobody is left to answer."""
 
 
-def _header(scope, name: bytes) -> bytes:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value
-    return b""
-
-
 def query_top(scope) -> str | None:
     """`?top=` from the raw query string (the last one, as Starlette's QueryParams); None when absent."""
     raw = scope.get("query_string", b"")
@@ -59,7 +53,7 @@ def query_top(scope) -> str | None:
 
 async def image_bytes(scope, receive) -> bytes:
     """The raw body, or the `file` field of a multipart form (anything else is raw bytes: curl --data-binary)."""
-    if _header(scope, b"content-type").lower().startswith(b"multipart/form-data"):
+    if (header(scope, b"content-type") or b"").lower().startswith(b"multipart/form-data"):
         form = await Request(scope, receive).form(max_files=1, max_fields=16)
         try:
             upload = form.get("file")
@@ -87,13 +81,12 @@ class Answer:
     """The JSON of a classification, with what does not change between requests encoded once."""
 
     def __init__(self, labels: tuple[str, ...]) -> None:
-        self.labels = labels
         self._label = [json.dumps(label) for label in labels]
 
     def encode(self, outcome: Classified, top: int, total_s: float) -> bytes:
         p = outcome.prediction
         probs = p.probabilities
-        order = sorted(range(len(probs)), key=lambda i: (-probs[i], i))[:top]
+        order = p.ranked(top)
         label = self._label
         ranked = ", ".join(f'{{"label_id": {i}, "label": {label[i]}, "confidence": {probs[i]!r}}}' for i in order)
         return (f'{{"label_id": {p.label_id}, "label": {label[p.label_id]}, "confidence": {p.confidence!r}, '

@@ -13,7 +13,7 @@ from fashion_edge.runtime.service.problems import BodyTooLarge, send_problem
 OPEN_PATHS = frozenset({"/healthz"})   # a health check must work without the key (systemd, load balancers)
 
 
-def _header(scope, name: bytes) -> bytes | None:
+def header(scope, name: bytes) -> bytes | None:
     for key, value in scope.get("headers", ()):
         if key == name:
             return value
@@ -30,7 +30,7 @@ class ApiKeyGuard:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             return await self.app(scope, receive, send)
-        given = _header(scope, b"authorization") or b""
+        given = header(scope, b"authorization") or b""
         # The scheme is case-insensitive; the comparison of the whole value takes constant time.
         if given[:7].lower() == b"bearer ":
             given = b"Bearer " + given[7:].strip()
@@ -50,7 +50,7 @@ class BodyLimitGuard:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = _header(scope, b"content-length")
+        declared = header(scope, b"content-length")
         if declared is not None:
             try:
                 too_big = int(declared) > self.limit
