@@ -40,7 +40,8 @@ class Metrics:
         self.model = Info("fashion_edge_model", "The model being served", registry=r)
 
     def observe_worker(self, preprocess_s: float, inference_s: float) -> None:
-        """Called from worker threads (prometheus-client's metrics are thread-safe)."""
+        """Called from worker threads (prometheus-client's metrics are thread-safe), after the answer is
+        on its way: a client may see its response a moment before these histograms count it."""
         self.preprocess.observe(preprocess_s)
         self.inference.observe(inference_s)
 

@@ -10,7 +10,7 @@ A job goes to the worker that became idle last, not to whichever a shared queue 
 concurrency one worker then takes every request, with its interpreter's memory and its core's
 caches as the previous request left them. Taking turns, each worker slept through the other's
 request and started cold (measured on the 2-core test machine: a prediction after a 2 ms idle gap
-is 0.1-0.2 ms slower than back to back; the service's p50 at concurrency 1 fell 0.12-0.19 ms). Jobs that find every
+is 0.1-0.2 ms slower than back to back; the service's p50 at concurrency 1 fell 0.12-0.20 ms). Jobs that find every
 worker busy wait in a backlog that a worker drains itself when it finishes, with no round trip
 through the event loop, so saturated throughput is as with one shared queue.
 
@@ -174,7 +174,10 @@ class InferencePool:
             following = self._next(index)   # idle before the loop hears of it, so the loop's next job comes here
             _on_loop(job, self._settle, job, outcome)   # the one loop wake-up per job, then the bookkeeping
             if isinstance(outcome, Classified):
-                self._observe(outcome.preprocess_s, outcome.inference_s)
+                try:    # listed idle already: this thread must survive whatever the metrics do
+                    self._observe(outcome.preprocess_s, outcome.inference_s)
+                except Exception:
+                    log.exception("recording a worker's metrics failed")
             job = following if following is not None else inbox.get()
 
     def _classify(self, clf: Classifier, data: bytes) -> Classified | BaseException:
@@ -202,9 +205,9 @@ class InferencePool:
 
     def close(self, timeout: float = 10.0) -> None:
         """Let the workers finish what they hold, then stop them (the server has drained requests by now)."""
-        for inbox in self._inboxes:     # an idle worker stops at once, a busy one after its job
+        self.ready = False             # refuse new jobs from here on
+        for inbox in self._inboxes:     # an idle worker stops at once, a busy one after the backlog is empty
             inbox.put(None)
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
-        self.ready = False
