@@ -10,9 +10,9 @@ A job goes to the worker that became idle last, not to whichever a shared queue 
 concurrency one worker then takes every request, with its interpreter's memory and its core's
 caches as the previous request left them. Taking turns, each worker slept through the other's
 request and started cold (measured on the 2-core test machine: a prediction after a 2 ms idle gap
-is 0.1-0.2 ms slower than back to back; the service's p50 at concurrency 1 fell 0.12-0.20 ms). Jobs that find every
-worker busy wait in a backlog that a worker drains itself when it finishes, with no round trip
-through the event loop, so saturated throughput is as with one shared queue.
+is 0.1-0.2 ms slower than back to back; the service's p50 at concurrency 1 fell 0.12-0.20 ms).
+Jobs that find every worker busy wait in a backlog that a worker drains itself when it finishes,
+with no round trip through the event loop, so saturated throughput is as with one shared queue.
 
 Admission is counted on the event loop: a request is refused (QueueFull -> 503 + Retry-After)
 when `workers + queue` are already admitted. A slot is released when a worker has finished the
@@ -144,12 +144,12 @@ class InferencePool:
         loop = asyncio.get_running_loop()
         job = _Job(data, loop.create_future(), loop)
         self.admitted += 1
-        with self._dispatch:
-            worker = self._idle.pop() if self._idle else None
-            if worker is None:
+        with self._dispatch:   # the worker idle last, else the backlog (the mirror of _next)
+            inbox = self._inboxes[self._idle.pop()] if self._idle else None
+            if inbox is None:
                 self._backlog.append(job)
-        if worker is not None:
-            self._inboxes[worker].put(job)
+        if inbox is not None:
+            inbox.put(job)
         return await job.future
 
     @property
