@@ -76,7 +76,7 @@ class Candidate:
 
 
 def option_grid(spec: BackendSpec, cores: int, quick: bool) -> list[EngineOptions]:
-    """Threads 1..cores (1, 2, 4, ... and all cores); XNNPACK off and spinning on as extra entries."""
+    """Threads 1..cores (1, 2, 4, ... and all cores); XNNPACK off, spinning off and on as extra entries."""
     if not spec.options or quick:
         return [spec.resolve(EngineOptions())]
     threads = sorted({t for t in (1, 2, 4, 8) if t <= cores} | {cores})
@@ -84,7 +84,7 @@ def option_grid(spec: BackendSpec, cores: int, quick: bool) -> list[EngineOption
     if "xnnpack" in spec.options:
         grid.append(spec.resolve(EngineOptions(threads=1, xnnpack=False)))
     if "spinning" in spec.options:  # with one thread there is no worker thread to spin
-        grid += [spec.resolve(EngineOptions(threads=t, spinning=True)) for t in threads if t > 1]
+        grid += [spec.resolve(EngineOptions(threads=t, spinning=s)) for t in threads if t > 1 for s in (False, True)]
     return list(dict.fromkeys(grid))
 
 

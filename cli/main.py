@@ -144,13 +144,23 @@ def _on_off(value: str) -> bool:
     return value == "on"
 
 
+def _spinning(value: str) -> bool | int:
+    if value in ("on", "off"):
+        return value == "on"
+    digits = value.removesuffix("us")
+    if not digits.isdigit():
+        raise argparse.ArgumentTypeError("use on, off or a number of microseconds (e.g. 200)")
+    return int(digits)
+
+
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """Engine options (runtime/options.py); unset ones take the backend's default from the registry."""
     p.add_argument("--threads", type=int, default=None, help="inference threads (default: the backend's, 1)")
     p.add_argument("--xnnpack", type=_on_off, default=None, metavar="on|off",
                    help="TFLite backends: XNNPACK delegate (default on)")
-    p.add_argument("--spinning", type=_on_off, default=None, metavar="on|off",
-                   help="onnxruntime: busy-waiting intra-op threads (default off)")
+    p.add_argument("--spinning", type=_spinning, default=None, metavar="on|off|US",
+                   help="onnxruntime: what an idle intra-op thread does: busy-wait (on), sleep (off), "
+                        "or spin at most US microseconds, then sleep (default 200)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,7 +48,7 @@ class Prediction(NamedTuple):
 class Classifier:
     def __init__(self, bundle: str | Path | Bundle = DEFAULT_BUNDLE, format: str = DEFAULT_FORMAT,
                  backend: str | None = None, threads: int | None = None, xnnpack: bool | None = None,
-                 spinning: bool | None = None, self_check: bool = False) -> None:
+                 spinning: bool | int | None = None, self_check: bool = False) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else Bundle.load(bundle)
         self.format = format
         self.backend_name = choose_backend(format, backend)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 
 def run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -91,3 +92,23 @@ def test_a_broken_manifest_is_one_line_for_every_command_that_reads_it(command, 
     result = run(*[arg.format(bundle=tmp_path) for arg in command])
     assert result.returncode == 1
     assert "manifest.json" in one_line(result.stderr)
+
+
+@pytest.mark.parametrize("flag, message", [("fast", "use on, off or a number of microseconds"),
+                                           ("5", "spinning must be on (True), off (False) or the longest spin")])
+def test_a_bad_spinning_setting_is_one_line(flag, message, linear_bundle, data, tmp_path):
+    image = tmp_path / "shirt.png"
+    Image.fromarray(data.x_test[0]).save(image)
+    result = run("predict", str(image), "--bundle", str(linear_bundle.bundle), "--format", "onnx-int8",
+                 "--spinning", flag)
+    assert result.returncode == 2
+    assert message in one_line(result.stderr)
+
+
+def test_predict_takes_a_spin_limit(linear_bundle, data, tmp_path):
+    image = tmp_path / "shirt.png"
+    Image.fromarray(data.x_test[0]).save(image)
+    result = run("predict", str(image), "--bundle", str(linear_bundle.bundle), "--format", "onnx-int8",
+                 "--threads", "2", "--spinning", "150us", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)

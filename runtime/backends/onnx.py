@@ -38,11 +38,36 @@ def _batched(run_one, x: np.ndarray, fixed_batch: int) -> np.ndarray:
 SAVED_RUNTIME_OPTIMIZATIONS = "session.enable_saved_runtime_optimizations"
 # Whether intra-op worker threads busy-wait for work between runs (ONNX Runtime's default: yes).
 ALLOW_SPINNING = "session.intra_op.allow_spinning"
+# ... and for how long at most (microseconds), from ONNX Runtime 1.26 on (PR 27916: before, a fixed
+# ~1M pause instructions, 3-300 ms by CPU). An older version ignores the key and would spin its full
+# time, so there the runtime turns spinning off instead (spinning_config).
+SPIN_DURATION = "session.intra_op.spin_duration_us"
+SPIN_DURATION_SINCE = (1, 26)
 # On x86 CPUs without VNNI, ONNX Runtime's u8 x s8 int8 kernels (VPMADDUBSW) saturate their int16
 # intermediate sums; measured on an AVX2-only CPU, an int8 edge model agreed with Keras on 94.5% of
 # images this way and on 99.75% with this option, which routes such products through u8 x u8 kernels
 # when the weights need it (a no-op on ARM and on CPUs with VNNI).
 X64_QUANT_PRECISION = "session.x64quantprecision"
+
+
+def spinning_config(spinning: bool | int | None, version: str) -> dict[str, str]:
+    """Session entries for EngineOptions.spinning on this onnxruntime `version`."""
+    if spinning is None:
+        return {}
+    if isinstance(spinning, bool):
+        return {ALLOW_SPINNING: "1" if spinning else "0"}
+    if _release(version) < SPIN_DURATION_SINCE:
+        return {ALLOW_SPINNING: "0"}   # no bounded spin here: the other low-CPU setting
+    return {ALLOW_SPINNING: "1", SPIN_DURATION: str(spinning)}
+
+
+def _release(version: str) -> tuple[int, int]:
+    """"1.32.0", "1.26.0.dev20260101" -> (1, 32), (1, 26); anything unreadable counts as old."""
+    parts = version.split(".")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (IndexError, ValueError):
+        return (0, 0)
 
 
 def session_config(model: bytes) -> dict[str, str]:
@@ -90,9 +115,7 @@ def session_options(ort, model: bytes, engine: EngineOptions):
     if engine.threads:
         options.intra_op_num_threads = engine.threads
         options.inter_op_num_threads = 1
-    if engine.spinning is not None:
-        options.add_session_config_entry(ALLOW_SPINNING, "1" if engine.spinning else "0")
-    config = session_config(model)
+    config = {**spinning_config(engine.spinning, ort.__version__), **session_config(model)}
     if SAVED_RUNTIME_OPTIMIZATIONS in config and _quantized(model) and int8_kernels_saturate():
         config[SAVED_RUNTIME_OPTIMIZATIONS] = "0"
     for key, value in config.items():

@@ -103,7 +103,7 @@ def test_option_grid_covers_threads_xnnpack_and_spinning():
     lite = option_grid(BACKENDS["litert"], cores=4, quick=False)
     assert [(o.threads, o.xnnpack) for o in lite] == [(1, True), (2, True), (4, True), (1, False)]
     ort = option_grid(BACKENDS["onnxruntime"], cores=2, quick=False)
-    assert [(o.threads, o.spinning) for o in ort] == [(1, False), (2, False), (2, True)]
+    assert [(o.threads, o.spinning) for o in ort] == [(1, 200), (2, 200), (2, False), (2, True)]
     assert option_grid(BACKENDS["onnx-reference"], cores=8, quick=False) == [BACKENDS["onnx-reference"].resolve(
         BACKENDS["onnx-reference"].defaults)]
     assert len(option_grid(BACKENDS["litert"], cores=16, quick=True)) == 1
