@@ -148,7 +148,7 @@ def _spinning(value: str) -> bool | int:
     if value in ("on", "off"):
         return value == "on"
     digits = value.removesuffix("us")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):
         raise argparse.ArgumentTypeError("use on, off or a number of microseconds (e.g. 200)")
     return int(digits)
 

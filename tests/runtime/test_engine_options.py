@@ -8,7 +8,8 @@ import pytest
 
 from fashion_edge.runtime import Classifier
 from fashion_edge.runtime.backends import BACKENDS
-from fashion_edge.runtime.backends.onnx import ALLOW_SPINNING, SPIN_DURATION, session_options, spinning_config
+from fashion_edge.runtime.backends.onnx import (ALLOW_SPINNING, SPIN_DURATION, SPIN_DURATION_SINCE, _release,
+                                                session_options, spinning_config)
 from fashion_edge.runtime.errors import UsageError
 from fashion_edge.runtime.options import EngineOptions, spinning_text
 
@@ -46,6 +47,8 @@ def test_a_spin_limit_becomes_onnxruntime_session_entries(spinning, version, exp
 
 def test_the_session_carries_the_entries():
     ort = pytest.importorskip("onnxruntime")
+    if _release(ort.__version__) < SPIN_DURATION_SINCE:   # pyproject allows older: they sleep instead (above)
+        pytest.skip(f"onnxruntime {ort.__version__} has no spin limit")
     options = session_options(ort, b"not read for these keys", EngineOptions(threads=2, spinning=150))
     assert options.intra_op_num_threads == 2
     assert options.get_session_config_entry(ALLOW_SPINNING) == "1"
@@ -63,15 +66,21 @@ def _cpu_ms_per_inference(clf: Classifier, pixels: np.ndarray, hz: float, count:
 
 
 def test_a_bounded_spin_gives_the_same_answers_and_frees_the_cores_between_frames(edge_bundle, data):
-    """At 2 threads, spinning on keeps a worker busy-waiting through every 50 ms gap: measured here
-    ~52 ms of CPU per inference at 20 Hz, against ~1.8 ms with a 200 µs limit (~1.2 ms spinning off).
-    The bound asked, a quarter of spinning on's cost, leaves a 7x margin; had the limit never reached
-    ONNX Runtime (a renamed key, a fallback taken by mistake) the two would cost the same."""
-    pytest.importorskip("onnxruntime")
-    pixels = data.x_test[:8]
-    brief = Classifier(edge_bundle.bundle, format="onnx-int8", threads=2, spinning=200)
-    always = Classifier(edge_bundle.bundle, format="onnx-int8", threads=2, spinning=True)
-    assert [brief.predict(p).probabilities for p in pixels] == [always.predict(p).probabilities for p in pixels]
-    cost_on = _cpu_ms_per_inference(always, pixels[0], hz=20, count=20)
-    cost_brief = _cpu_ms_per_inference(brief, pixels[0], hz=20, count=20)
-    assert cost_brief < cost_on / 4, (cost_brief, cost_on)
+    """At 2 threads, spinning on keeps a worker busy-waiting through each 50 ms gap for as long as
+    ONNX Runtime's full spin lasts (~1M pause instructions: 3 ms on old x86, tens of ms on newer).
+    Measured here, CPU per inference at 20 Hz: ~52 ms on, ~1.8 ms with a 200 µs limit, ~1.2 ms off.
+    The check is on the spin's share, over spinning off: the limit's (~0.6 ms here, a few 200 µs
+    tails per run) must stay under half of the full spin's, which is at least ~3 ms on any CPU. Each
+    setting is measured with no other session alive, as a spinning worker's CPU is the process's.
+    Had the limit not reached ONNX Runtime (a renamed key), brief would cost what on costs."""
+    ort = pytest.importorskip("onnxruntime")
+    if _release(ort.__version__) < SPIN_DURATION_SINCE:
+        pytest.skip(f"onnxruntime {ort.__version__} has no spin limit")
+    pixels, cost, answers = data.x_test[:8], {}, {}
+    for name, spinning in (("brief", 200), ("off", False), ("on", True)):
+        clf = Classifier(edge_bundle.bundle, format="onnx-int8", threads=2, spinning=spinning)
+        answers[name] = [clf.predict(p).probabilities for p in pixels]
+        cost[name] = _cpu_ms_per_inference(clf, pixels[0], hz=20, count=20)
+        del clf
+    assert answers["brief"] == answers["on"] == answers["off"]
+    assert cost["brief"] - cost["off"] < 0.5 * (cost["on"] - cost["off"]), cost
