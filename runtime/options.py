@@ -3,11 +3,11 @@
 `threads` applies to every native backend; `xnnpack` to the TFLite backends (LiteRT applies the
 XNNPACK delegate by default; off means its built-in kernels); `spinning` to ONNX Runtime: what an
 intra-op worker thread does when it runs out of work. True: it busy-waits (ONNX Runtime's own
-default, ~1M pause instructions, tens of ms: between camera frames it holds a core at 100%); False:
-it sleeps at once (and must be woken for every parallel operator, ~10-19% slower at 2 threads); an
-integer: it spins at most that many microseconds, then sleeps. A short limit keeps the wake-ups
-within one run cheap and costs only that short tail between runs. `None` means "the backend's default as chosen
-in the registry", which `fashion-edge bench` measures.
+default, ~1M pause instructions, tens of ms: between camera frames it keeps a core busy, over half
+of one at 10 Hz); False: it sleeps at once (and must be woken for every parallel operator, ~10-19%
+slower at 2 threads); an integer: it spins at most that many microseconds, then sleeps. A short
+limit keeps the wake-ups within one run cheap and costs only that short tail between runs. `None`
+means "the backend's default as chosen in the registry", which `fashion-edge bench` measures.
 """
 from __future__ import annotations
 
