@@ -134,8 +134,9 @@ def bench_section(dirs: list[Path], artifacts: Path | None = None) -> list[str]:
     if not found:
         return []
     lines = ["## Benchmarks", "",
-             "Batch-of-one `Classifier.predict` on a preprocessed 28x28 input vs the backend's bare "
-             "set-input/invoke/get-output loop (wrapper µs = the difference); e2e = JPEG file on disk to label; "
+             "Batch-of-one `Classifier.predict` on a preprocessed 28x28 input vs the engine's bare "
+             "set-input/run/get-output loop (wrapper µs = the difference; each table's header says how bare was "
+             "timed); e2e = JPEG file on disk to label; "
              "cold start = fresh process (import, load, first prediction) and its peak RSS; CPU ms/inf = process "
              "CPU time per prediction in a camera-like loop at a fixed frame rate; peak frac = achieved MAC/s over "
              "what the CPU attains through the same runtime. "

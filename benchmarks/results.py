@@ -49,7 +49,7 @@ class ResultEntry:
     cold_start_s: float
     peak_rss_mb: float
     latency_us: LatencyStats            # Classifier.predict, batch of one, preprocessed input
-    bare_latency_us: LatencyStats       # the backend's own loop, no wrapper
+    bare_latency_us: LatencyStats       # the backend's own loop on predict's interpreter, timed alternately with it
     e2e_latency_us: LatencyStats | None  # image file -> label
     throughput_ips: float
     macs_per_image: int | None = None
@@ -232,7 +232,7 @@ def markdown(results: Results) -> str:
     lines = [f"### {results.model}", "",
              f"{m['cpu']}, {m['cores']} cores, Python {m['python']}. Batch-of-one latency: {s['runs']} timed "
              f"runs per entry (Keras predict: {s['keras_predict_runs']}; slow backends: fewer), interleaved over "
-             f"{s['rounds']} rounds after warm-up; cold start: median of {s['cold_start_repeats']} fresh processes; "
+             f"{s['rounds']} rounds after warm-up; bare: {s.get('bare_timing', 'a second interpreter, in slices of its own')}; cold start: median of {s['cold_start_repeats']} fresh processes; "
              f"fixed-rate CPU cost from a fresh process per entry at {', '.join(f'{h:g}' for h in s.get('rates_hz', []))} Hz.",
              *_environment_lines(results), "",
              "| format | backend | options | size | accuracy | agree | p50 µs | p99 µs | bare p50 µs | wrapper µs | e2e p50 µs | cold start s | peak RSS MB | batch img/s | GMAC/s | peak frac | CPU ms/inf @10 Hz | CPU % @30 Hz | status |",

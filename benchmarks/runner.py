@@ -17,7 +17,6 @@ import numpy as np
 from PIL import Image
 
 from fashion_edge.benchmarks import coldstart, fixed_rate, roofline
-from fashion_edge.benchmarks.bare import bare_call
 from fashion_edge.benchmarks.environment import environment
 from fashion_edge.benchmarks.photos import PIXEL_BUDGET, describe, measure_photos
 from fashion_edge.benchmarks.results import ResultEntry, Results
@@ -34,6 +33,8 @@ SLOW_SHARE = 20            # a slow entry (pure Python, reference kernels) gets 
 SLOW_ACCURACY_IMAGES = 1000
 SLOW_FORMATS = {"int16x8"}  # LiteRT runs 16-bit activations on reference kernels: milliseconds per image
 DEFAULT_RATES = (10.0, 30.0)  # a camera loop's frame rates
+
+BARE_TIMING = "the engine's own loop on predict's interpreter, alternated with predict call by call"
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def run_bench(config: BenchConfig, log: Callable[[str], None] = print) -> Result
     if model is not None:
         entries += _keras_entries(bundle, model, model_path, keras_logits, samples, data, cfg, log)
     photos = _photos(bundle, data.x_test[0], cfg, log)
-    settings = {"quick": cfg.quick, "runs": cfg.runs, "rounds": cfg.rounds, "keras_predict_runs": cfg.keras_predict_runs,
+    settings = {"quick": cfg.quick, "bare_timing": BARE_TIMING, "runs": cfg.runs, "rounds": cfg.rounds, "keras_predict_runs": cfg.keras_predict_runs,
                 "e2e_runs": cfg.e2e_runs, "cold_start_repeats": cfg.cold_repeats, "throughput_batch": cfg.throughput_batch,
                 "rates_hz": list(cfg.rates), "rate_seconds": cfg.rate_seconds, "min_accuracy": cfg.min_accuracy}
     env = environment(library_versions())
@@ -167,17 +168,18 @@ def _roofline(bundle: Bundle, candidates: list[Candidate], cfg: BenchConfig, log
 def _latency(bundle: Bundle, candidates: list[Candidate], classifiers: dict, model, one: np.ndarray,
              cfg: BenchConfig) -> dict[str, list[float]]:
     """Batch-of-one latency of every candidate, its bare loop and Keras, interleaved in rounds."""
-    calls = {}
+    calls, paired = {}, {}
     for c in candidates:
         runs = max(cfg.runs // SLOW_SHARE, 20) if c.slow else cfg.runs
         clf = classifiers[c.key]
         calls[c.key + "|predict"] = ((lambda clf=clf: clf.predict(one)), runs)
-        calls[c.key + "|bare"] = (bare_call(c.backend, bundle.read_model(c.format), one, c.options), runs)
+        calls[c.key + "|bare"] = (clf.engine.bare_loop(one), runs)    # the same interpreter as predict's
+        paired[c.key + "|predict"] = c.key + "|bare"                   # ... timed call by call beside it
     if model is not None:
         x1 = one[None, ..., None].astype(np.float32)
         calls["keras|keras-call|predict"] = ((lambda: model(x1, training=False)), max(cfg.runs // 4, 20))
         calls["keras|keras-predict|predict"] = ((lambda: model.predict(x1, verbose=0)), cfg.keras_predict_runs)
-    return measure_in_rounds(calls, cfg.rounds, warmup=10 if cfg.quick else 50)
+    return measure_in_rounds(calls, cfg.rounds, warmup=10 if cfg.quick else 50, paired=paired)
 
 
 def _measure(bundle: Bundle, c: Candidate, clf: Classifier, samples: dict, photo: Path, data, keras_logits,

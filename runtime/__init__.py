@@ -3,7 +3,7 @@
     from fashion_edge.runtime import Classifier
     Classifier("artifacts/edge/bundle").predict("photo.jpg")
 """
-from fashion_edge.runtime.classifier import Classifier, Prediction
+from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.errors import (
     BundleError,
     DataError,
@@ -12,6 +12,7 @@ from fashion_edge.runtime.errors import (
     MissingExtraError,
     UsageError,
 )
+from fashion_edge.runtime.prediction import Prediction
 from fashion_edge.runtime.preprocess import preprocess
 
 __all__ = [

@@ -10,39 +10,20 @@ threads are identical to serial calls.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from fashion_edge.runtime.backends import choose_backend, get_backend, open_backend
+from fashion_edge.runtime.backends import Backend, choose_backend, get_backend, open_backend
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import BundleError, InvalidImageError
 from fashion_edge.runtime.formats import DEFAULT_FORMAT, get_format, looks_like
 from fashion_edge.runtime.options import EngineOptions
+from fashion_edge.runtime.prediction import Prediction, eager
 from fashion_edge.runtime.preprocess import SIZE, ImageLike, as_batch, preprocess
 from fashion_edge.runtime.session import Session
 
 DEFAULT_BUNDLE = Path("artifacts/edge/bundle")
-
-
-class Prediction(NamedTuple):
-    """One image's answer. A named tuple: immutable, hashable, and built in well under a microsecond."""
-
-    label_id: int
-    label: str
-    confidence: float
-    probabilities: tuple[float, ...]
-
-    def to_json(self) -> dict:
-        return {"label_id": self.label_id, "label": self.label, "confidence": self.confidence,
-                "probabilities": list(self.probabilities)}
-
-    def ranked(self, k: int) -> list[int]:
-        """The k most probable class ids, best first (ties: the lower id first)."""
-        return sorted(range(len(self.probabilities)), key=self.probabilities.__getitem__, reverse=True)[:k]
-
-    def top(self, k: int, labels: Sequence[str]) -> list[dict]:
-        return [{"label_id": i, "label": labels[i], "confidence": self.probabilities[i]} for i in self.ranked(k)]
 
 
 class Classifier:
@@ -64,12 +45,19 @@ class Classifier:
             raise BundleError(f"{format}: the model's input ({got.dtype}, scale {got.scale}) "
                               f"disagrees with manifest.json ({want.dtype}, scale {want.scale})")
         self.labels: tuple[str, ...] = self.bundle.labels
+        self._answer = self._session.predictor(self.labels)   # the batch-of-one path: frame -> Prediction
         # Opt-in golden run (runtime/selfcheck.py): raises SelfCheckError if this backend disagrees.
         self.self_check_result = None
         if self_check:
             from fashion_edge.runtime import selfcheck
 
             self.self_check_result = selfcheck.require(self)
+
+    @property
+    def engine(self) -> Backend:
+        """The backend object underneath (`backend_name` names it): benchmarks time its own loop beside
+        `predict`. Not thread-safe by itself, and not behind the classifier's lock."""
+        return self._session.backend
 
     @property
     def threads(self) -> int | None:
@@ -81,7 +69,7 @@ class Classifier:
 
     def _prediction(self, answer: tuple[int, tuple[float, ...]]) -> Prediction:
         top, probs = answer
-        return Prediction(top, self.labels[top], probs[top], probs)
+        return eager(top, self.labels, probs)
 
     def logits(self, pixels: np.ndarray) -> np.ndarray:
         """Raw float logits for dataset-style uint8 pixels (N, 28, 28[, 1])."""
@@ -89,7 +77,7 @@ class Classifier:
 
     def predict(self, image: ImageLike) -> Prediction:
         """One image: a path, bytes, a PIL image, or a pixel array (28x28 dark-background passes as is)."""
-        return self._prediction(self._session.softmax_one(preprocess(image)))
+        return self._answer(preprocess(image))
 
     def predict_preprocessed(self, pixels: np.ndarray) -> Prediction:
         """One frame that `preprocess` already produced (uint8, 28x28 in any batch-of-one shape), as is.
@@ -100,7 +88,7 @@ class Classifier:
         if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.size != SIZE * SIZE:
             got = f"{pixels.dtype} {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
             raise InvalidImageError(f"expected a preprocessed uint8 28x28 frame, got {got}")
-        return self._prediction(self._session.softmax_one(pixels))
+        return self._answer(pixels)
 
     def predict_batch(self, images: Sequence[ImageLike] | np.ndarray | Iterable[ImageLike]) -> list[Prediction]:
         """Many images in one backend call; a uint8 array (N, 28, 28[, 1]) skips preprocessing."""

@@ -88,7 +88,7 @@ def preprocess(source: ImageLike | Picture) -> np.ndarray:
 
     A `Picture` already opened (its header read, e.g. to check its size first) is taken as is.
     """
-    if isinstance(source, np.ndarray) and source.shape in _FRAME_SHAPES and source.dtype == np.uint8:
+    if isinstance(source, np.ndarray) and source.shape in _FRAME_SHAPES and (source.dtype is _U8 or source.dtype == _U8):
         item = source.item   # corners by flat index: .item() is the cheapest read of one pixel
         if dark_grey_corners(item(0), item(SIZE - 1), item(_LAST - SIZE + 1), item(_LAST)):
             # the hot path: an already preprocessed frame, no copy, no Pillow
@@ -97,6 +97,7 @@ def preprocess(source: ImageLike | Picture) -> np.ndarray:
 
 
 _FRAME_SHAPES = frozenset({(SIZE, SIZE), (SIZE, SIZE, 1)})
+_U8 = np.dtype(np.uint8)    # numpy's own uint8 dtype: an identity test is the cheapest check of the hot path
 _LAST = SIZE * SIZE - 1
 
 

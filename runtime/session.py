@@ -4,8 +4,9 @@ The caller never sees scale or zero-point. Interpreters are not thread-safe, so 
 the backend holds one lock; batch-of-one inference is short enough that a lock beats one
 interpreter per thread (and uses a fraction of the memory).
 
-The batch-of-one path (`softmax_one`) is the hot path of a camera loop, where every Python step
-costs about a microsecond: the lock is held for the backend call only, and for 8-bit outputs the
+The batch-of-one path (`predictor`) is the hot path of a camera loop. Right after an invoke the
+CPU caches hold the model's data, not Python's, so every Python step costs more than in a tight
+loop: the path is one closure, the lock is held for the backend call only, and for 8-bit outputs the
 softmax is a lookup. exp(logit(q) - logit(q_top)) is tabled for each of the 256 output bytes (q_top
 the largest level); a shift common to every class cancels in the normalisation, so a prediction
 costs ten lookups, a sum and ten divisions, with no exp and no numpy arithmetic. The batch path
@@ -15,10 +16,14 @@ from __future__ import annotations
 
 import math
 import threading
+from itertools import repeat
+from operator import truediv
+from typing import Callable, Sequence
 
 import numpy as np
 
 from fashion_edge.runtime.backends import Backend
+from fashion_edge.runtime.prediction import Prediction, eager
 
 # Below this the tabled exps have lost their precision (every class ~700 natural-log units below
 # the top level): the probabilities are then computed from the logits instead.
@@ -80,6 +85,38 @@ class Session:
         """One image's uint8 pixels -> (top class, probabilities)."""
         return self.softmax(self.run_one(pixels))
 
+    def predictor(self, labels: Sequence[str]) -> Callable[[np.ndarray], Prediction]:
+        """uint8 pixels (28x28, any batch-of-one shape) -> Prediction, as one closure.
+
+        Right after an invoke every call and attribute lookup costs more than in a tight loop
+        (module docstring), so the tabled path inlines `run_one` and `softmax`: the same arithmetic
+        in the same order, hence the same floats. Other models go through `softmax_one`.
+        """
+        table = self._exp_by_byte
+        if table is None or not self._pixels_are_input:
+            def general(pixels: np.ndarray) -> Prediction:
+                top, probs = self.softmax_one(pixels)
+                return eager(top, labels, probs)
+
+            return general
+        run, lock, shape, fallback, lookup = self.backend.run_one, self._lock, self._one_shape, self.softmax, table.__getitem__
+        make = tuple.__new__     # the named tuple filled in C (prediction.py)
+
+        def tabled(pixels: np.ndarray) -> Prediction:
+            x = pixels.reshape(shape)
+            with lock:
+                raw = run(x)
+            exps = list(map(lookup, raw.tobytes()))
+            total = sum(exps)
+            if total > _TINY:
+                top = exps.index(max(exps))
+                probs = tuple(map(truediv, exps, repeat(total)))
+                return make(Prediction, (top, labels[top], probs[top], probs))
+            top, probs = fallback(raw)
+            return eager(top, labels, probs)
+
+        return tabled
+
     def softmax(self, out: np.ndarray) -> tuple[int, tuple[float, ...]]:
         """One image's outputs in the model's own type -> (top class, probabilities); ties go to the first class."""
         table = self._exp_by_byte
@@ -110,3 +147,4 @@ class Session:
             with self._lock:
                 parts.append(self.backend.run(x))
         return np.concatenate(parts) if parts else np.zeros((0, 10), np.dtype(self.backend.output.dtype))
+

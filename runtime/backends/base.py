@@ -5,7 +5,7 @@ and logits back, so the quantization arithmetic exists once, not once per backen
 """
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -23,4 +23,9 @@ class Backend(Protocol):
 
     def run_one(self, x: np.ndarray) -> np.ndarray:
         """Batch of one, on the cheapest path the backend has (no resizing); returns an array the caller owns."""
+        ...
+
+    def bare_loop(self, pixels: np.ndarray) -> Callable[[], object]:
+        """The engine's own set-input / run / get-output call on this backend's interpreter or session, the
+        input prepared once in the model's dtype: what `Classifier.predict` costs without our code (benchmarks)."""
         ...

@@ -88,18 +88,18 @@ class TFLiteBackend:
         except (ValueError, RuntimeError) as exc:
             raise BundleError(f"{self.name} failed to run this TFLite model: {_first_line(exc)}") from exc
 
-    @classmethod
-    def bare(cls, model: bytes, pixels: np.ndarray, options: EngineOptions) -> Callable[[], object]:
-        """The library's own set-input / invoke / get-output loop, none of our code in it (benchmarks)."""
-        interp = cls._interpreter(model, options)
-        (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
-        one = [1, *(int(d) for d in inp["shape"][1:])]
-        interp.resize_tensor_input(inp["index"], one, strict=False)
-        with captured_native_output(stdout=False):
-            interp.allocate_tensors()
-        x = pixels.reshape(one).astype(inp["dtype"])
-        i, o = inp["index"], out["index"]
-        set_tensor, invoke, get_tensor = interp.set_tensor, interp.invoke, interp.get_tensor
+    def bare_loop(self, pixels: np.ndarray) -> Callable[[], object]:
+        """The library's own set_tensor / invoke / get_tensor on this interpreter, none of our code in it.
+
+        For benchmarks: `predict` minus this is our code's cost alone (benchmarks/timing.py). The
+        pixels are cast to the input's dtype, not quantized (the TFLite files take raw pixels); the
+        loop holds until a batch call resizes the interpreter, and takes no lock.
+        """
+        if self._batch != 1:
+            self._resize(1)
+        x = pixels.reshape(self._one_shape).astype(self.input.dtype)
+        i, o = self._in, self._out
+        set_tensor, invoke, get_tensor = self._interp.set_tensor, self._interp.invoke, self._interp.get_tensor
 
         def run() -> object:
             set_tensor(i, x)

@@ -29,7 +29,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
-from fashion_edge.runtime.classifier import Classifier, Prediction
+from fashion_edge.runtime.classifier import Classifier
+from fashion_edge.runtime.prediction import Prediction
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.picture import Picture
 from fashion_edge.runtime.preprocess import preprocess

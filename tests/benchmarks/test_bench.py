@@ -34,6 +34,17 @@ def test_rounds_interleave_candidates_and_keep_exact_counts():
     assert order == list("aaab" "aab" "aab")  # every round visits every candidate
 
 
+def test_a_paired_candidate_alternates_call_by_call_with_its_partner():
+    """The wrapper cost (predict - bare) is timed in pairs, so a drift of the machine's speed lands on both alike."""
+    order: list[str] = []
+    candidates = {k: ((lambda k=k: order.append(k)), n) for k, n in (("p", 4), ("q", 4), ("k", 2))}
+    samples = measure_in_rounds(candidates, rounds=2, warmup=0, paired={"p": "q"})
+    assert {k: len(v) for k, v in samples.items()} == {"p": 4, "q": 4, "k": 2}
+    assert order == list("pqqpk" "pqqpk")     # each goes first every other time
+    with pytest.raises(ValueError, match="paired"):
+        measure_in_rounds(candidates, rounds=2, warmup=0, paired={"p": "k"})   # 4 vs 2 iterations
+
+
 def _entry(**overrides):
     stats = {"mean": 2.0, "p50": 2.0, "p90": 3.0, "p99": 4.0, "min": 1.0, "max": 5.0, "n": 10}
     entry = {"format": "tflite-int8", "backend": "litert", "options": {"threads": 1, "xnnpack": True}, "size_bytes": 10,

@@ -89,6 +89,17 @@ def test_predict_batch_equals_predict_one_by_one(bundle_dir, data):
     assert batch == [clf.predict(x) for x in data.x_test[:40]]
 
 
+@pytest.mark.parametrize("fmt, backend", pairs())
+def test_the_bare_loop_runs_the_classifiers_own_engine_on_the_same_input(fmt, backend, bundle_dir, data):
+    """The benchmark's wrapper cost is predict - bare_loop on one interpreter: both must compute the same thing."""
+    clf = Classifier(bundle_dir, format=fmt, backend=backend)
+    frame = data.x_test[3]
+    raw = clf.engine.bare_loop(frame)()
+    raw = raw[0] if isinstance(raw, list) else raw    # ONNX runtimes return a list of outputs
+    np.testing.assert_array_equal(np.asarray(raw).reshape(-1), clf._session.run_one(frame).reshape(-1))
+    assert clf.predict(frame) == clf.predict_batch(frame[None])[0]   # the interpreter is still fine after it
+
+
 def test_predict_preprocessed_takes_the_frame_as_is(bundle_dir, data):
     clf = Classifier(bundle_dir)
     frames = data.x_test[:40]

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from fashion_edge.runtime.manifest import TensorSpec
+from fashion_edge.runtime.prediction import Prediction
 from fashion_edge.runtime.session import Session
 
 
@@ -114,3 +115,22 @@ def test_the_batch_path_gives_the_same_probabilities_as_one_by_one(out):
     session = Session(FakeBackend(TensorSpec("x", "uint8", (1, 28, 28, 1), 1.0, 0), out, raw))
     rows = [session.softmax(row) for row in session.outputs(pixels(3))]
     assert rows == [session.softmax_one(pixels(1))] * 3
+
+
+LABELS = tuple(f"class {i}" for i in range(10))
+
+
+@pytest.mark.parametrize("dtype,scale,zero", [("int8", 0.25, -3), ("uint8", 0.125, 100), ("int8", 0.9, 0),
+                                              ("int8", 4.0, 0), ("float32", 0.0, 0)])
+def test_the_batch_of_one_predictor_gives_the_eager_softmax_exactly(dtype, scale, zero):
+    """The hot path (run_one and softmax inlined) against `softmax`, float for float: random outputs, the
+    extremes, a tie (the first class wins), at scale 4 the underflow fallback, and a float model."""
+    rng = np.random.default_rng(1)
+    info = np.iinfo(dtype) if dtype != "float32" else np.iinfo(np.int8)
+    for raw in [rng.integers(info.min, info.max + 1, 10).astype(dtype), np.array([info.min] * 9 + [info.max], dtype),
+                np.array([info.min] * 4 + [7, 7] + [info.min] * 4, dtype), np.array([info.min, info.min + 1] + [info.min] * 8, dtype)]:
+        out = TensorSpec("y", dtype, (1, 10), scale, zero) if dtype != "float32" else TensorSpec("y", dtype, (1, 10))
+        session = Session(FakeBackend(TensorSpec("x", "uint8", (1, 28, 28, 1), 1.0, 0), out, raw))
+        top, probs = session.softmax(raw[None])
+        got = session.predictor(LABELS)(pixels(1)[0, ..., 0])
+        assert got == (top, LABELS[top], probs[top], probs) and type(got) is Prediction
