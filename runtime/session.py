@@ -99,7 +99,8 @@ class Session:
                 return eager(top, labels, probs)
 
             return general
-        run, lock, shape, fallback, lookup = self.backend.run_one, self._lock, self._one_shape, self.softmax, table.__getitem__
+        run, lock, shape, lookup = self.backend.run_one, self._lock, self._one_shape, table.__getitem__
+        fallback = self.softmax
         make = tuple.__new__     # the named tuple filled in C (prediction.py)
 
         def tabled(pixels: np.ndarray) -> Prediction:
@@ -147,4 +148,3 @@ class Session:
             with self._lock:
                 parts.append(self.backend.run(x))
         return np.concatenate(parts) if parts else np.zeros((0, 10), np.dtype(self.backend.output.dtype))
-
