@@ -67,10 +67,6 @@ class Classifier:
         return (f"Classifier({str(self.bundle.path)!r}, format={self.format!r}, backend={self.backend_name!r}, "
                 f"{', '.join(f'{k}={v!r}' for k, v in self.options.given().items())})")
 
-    def _prediction(self, answer: tuple[int, tuple[float, ...]]) -> Prediction:
-        top, probs = answer
-        return eager(top, self.labels, probs)
-
     def logits(self, pixels: np.ndarray) -> np.ndarray:
         """Raw float logits for dataset-style uint8 pixels (N, 28, 28[, 1])."""
         return self._session.logits(as_batch(pixels))
@@ -97,5 +93,5 @@ class Classifier:
             batch = as_batch(images)
         else:
             batch = as_batch(np.stack([preprocess(image) for image in images]))
-        softmax = self._session.softmax
-        return [self._prediction(softmax(row)) for row in self._session.outputs(batch)]
+        softmax, labels = self._session.softmax, self.labels
+        return [eager(softmax(row), labels) for row in self._session.outputs(batch)]

@@ -31,6 +31,7 @@ class Prediction(NamedTuple):
 _make = tuple.__new__
 
 
-def eager(label_id: int, labels: Sequence[str], probabilities: Probabilities) -> Prediction:
-    """The Prediction of class `label_id`, given all the probabilities (a tuple)."""
+def eager(answer: tuple[int, Probabilities], labels: Sequence[str]) -> Prediction:
+    """A softmax's (top class, probabilities) -> its Prediction."""
+    label_id, probabilities = answer
     return _make(Prediction, (label_id, labels[label_id], probabilities[label_id], probabilities))

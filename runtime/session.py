@@ -95,8 +95,7 @@ class Session:
         table = self._exp_by_byte
         if table is None or not self._pixels_are_input:
             def general(pixels: np.ndarray) -> Prediction:
-                top, probs = self.softmax_one(pixels)
-                return eager(top, labels, probs)
+                return eager(self.softmax_one(pixels), labels)
 
             return general
         run, lock, shape, lookup = self.backend.run_one, self._lock, self._one_shape, table.__getitem__
@@ -113,8 +112,7 @@ class Session:
                 top = exps.index(max(exps))
                 probs = tuple(map(truediv, exps, repeat(total)))
                 return make(Prediction, (top, labels[top], probs[top], probs))
-            top, probs = fallback(raw)
-            return eager(top, labels, probs)
+            return eager(fallback(raw), labels)
 
         return tabled
 

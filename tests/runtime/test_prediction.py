@@ -10,7 +10,7 @@ LABELS = ("T-shirt/top", "Trouser", "Pullover")
 
 
 def test_the_hot_paths_prediction_is_the_named_tuple_itself():
-    p = eager(1, LABELS, PROBS)
+    p = eager((1, PROBS), LABELS)
     assert type(p) is Prediction and p == Prediction(1, "Trouser", 0.7, PROBS)
     assert (p.label_id, p.label, p.confidence, p.probabilities) == (1, "Trouser", 0.7, PROBS)
     assert pickle.loads(pickle.dumps(p)) == p and hash(p) == hash(Prediction(*p))
