@@ -35,7 +35,7 @@ class BuildContext:
         self.model, self.workdir, self.held_out = model, workdir, held_out
         self._built: dict[str, Built] = {}
         self._reports: dict[str, DeviceReport] = {}
-        self._saved_model: Path | None = None
+        self._saved_models: dict[bool, Path] = {}
 
     def build(self, name: str) -> Built:
         if name not in self._built:
@@ -50,10 +50,12 @@ class BuildContext:
                                       "FASHION_EDGE_DEBUG=1 shows the converter's log") from exc
         return self._built[name]
 
-    def saved_model(self) -> Path:
-        if self._saved_model is None:
-            self._saved_model = tflite_export.write_saved_model(self.model, self.workdir / "saved_model")
-        return self._saved_model
+    def saved_model(self, split_stem: bool = False) -> Path:
+        """The model as a SavedModel, written once; `split_stem`: the variant for split-stem recipes."""
+        if split_stem not in self._saved_models:
+            folder = self.workdir / ("saved_model_split_stem" if split_stem else "saved_model")
+            self._saved_models[split_stem] = tflite_export.write_saved_model(self.model, folder, split=split_stem)
+        return self._saved_models[split_stem]
 
     def search(self, fmt: Format, recipes, make: Callable) -> Choice:
         """Build `fmt` once per calibration recipe; keep the best on the validation split."""
@@ -87,12 +89,12 @@ def converter(key: str):
 
 @converter("tflite")
 def _tflite(ctx: BuildContext, fmt: Format) -> Built:
-    saved = ctx.saved_model()
     if fmt.calibrated:
         choice = ctx.search(fmt, tflite_export.recipes(fmt.precision),
-                            lambda recipe, images: tflite_export.convert(saved, fmt.precision, images, recipe))
+                            lambda recipe, images: tflite_export.convert(ctx.saved_model(recipe.split_stem),
+                                                                         fmt.precision, images, recipe))
         return Built(choice.model, choice)
-    return Built(tflite_export.convert(saved, fmt.precision))
+    return Built(tflite_export.convert(ctx.saved_model(), fmt.precision))
 
 
 @converter("onnx-float")

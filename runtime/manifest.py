@@ -247,6 +247,8 @@ class Recipe:
     intermediate sums of their u8 x s8 kernels (ONNX Runtime's advice for such CPUs).
     `float_stem` (both converters): the first convolution stays float32 (see export/calibration.py);
     absent in bundles written before it existed, which read as False.
+    `split_stem` (TFLite 16x8): the first convolution computed as two whose int8 weights sum to its own
+    (export/device_graph.split_stem); absent in older bundles, read as False.
     """
 
     name: str
@@ -255,15 +257,17 @@ class Recipe:
     per_channel: bool = True
     reduce_range: bool = False
     float_stem: bool = False
+    split_stem: bool = False
 
     @classmethod
     def read(cls, o: Obj) -> "Recipe":
         return cls(o.str("name"), o.int("images", minimum=1), o.str("method"), o.bool("per_channel"),
-                   o.bool("reduce_range"), bool(o.bool("float_stem", optional=True)))
+                   o.bool("reduce_range"), bool(o.bool("float_stem", optional=True)),
+                   bool(o.bool("split_stem", optional=True)))
 
     def to_json(self) -> dict:
         return {"name": self.name, "images": self.images, "method": self.method, "per_channel": self.per_channel,
-                "reduce_range": self.reduce_range, "float_stem": self.float_stem}
+                "reduce_range": self.reduce_range, "float_stem": self.float_stem, "split_stem": self.split_stem}
 
 
 @dataclass(frozen=True)
