@@ -55,7 +55,7 @@ def test_split_stem_computes_the_same_function_with_int8_exact_weights(data):
     levels = coarse / step
     assert np.allclose(levels, np.round(levels), atol=1e-3) and np.abs(levels).max() <= 127 + 1e-3
     remainder = low.get_weights()[0].reshape(-1, 8)
-    assert (np.abs(remainder) <= step / 2 + 1e-7).all()
+    assert (np.abs(remainder) <= step / 2 * (1 + 1e-5)).all()
     assert np.abs(remainder).max() > 0                  # the remainder carries something: not a no-op split
 
 
@@ -89,3 +89,54 @@ def test_split_stem_is_not_offered_without_a_convolution_stem(tmp_path):
 
     with pytest.raises(NotApplicable):
         write_saved_model(_model(conv=False), tmp_path / "saved", split=True)
+
+
+def _variant(kind: str):
+    """Stems the edge model does not have, each of which a careless fold would get wrong."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input((28, 28, 1)), keras.layers.Rescaling(1 / 255)]
+    if kind == "bias-and-activation-then-bn":        # BN(relu(conv + b)): nothing may be folded
+        layers += [keras.layers.Conv2D(4, 3, padding="same", activation="relu"), keras.layers.BatchNormalization()]
+    elif kind == "bn-without-center-or-scale":
+        layers += [keras.layers.Conv2D(4, 3, padding="same"), keras.layers.BatchNormalization(center=False, scale=False)]
+    elif kind == "strided-conv-with-bias-and-bn":
+        layers += [keras.layers.Conv2D(4, 3, strides=2, padding="valid"), keras.layers.BatchNormalization()]
+    layers += [keras.layers.ReLU(max_value=6.0), keras.layers.Flatten(), keras.layers.Dense(10)]
+    model = keras.Sequential(layers)
+    rng = np.random.default_rng(2)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.moving_mean.assign(rng.normal(0, 0.3, 4).astype(np.float32))
+            layer.moving_variance.assign(rng.uniform(0.05, 2, 4).astype(np.float32))
+            if layer.scale:
+                layer.gamma.assign(rng.uniform(0.5, 2, 4).astype(np.float32))
+            if layer.center:
+                layer.beta.assign(rng.normal(0, 0.5, 4).astype(np.float32))
+        elif isinstance(layer, keras.layers.Conv2D) and layer.use_bias:
+            layer.bias.assign(rng.normal(0, 0.5, 4).astype(np.float32))
+    return model
+
+
+@pytest.mark.parametrize("kind", ["bias-and-activation-then-bn", "bn-without-center-or-scale",
+                                  "strided-conv-with-bias-and-bn"])
+def test_split_stem_keeps_the_function_of_other_stems(kind, data):
+    from fashion_edge.export.device_graph import device_graph, split_stem
+
+    model = _variant(kind)
+    x = data.x_test[:100, ..., None].astype(np.float32)
+    want, got = np.asarray(model(x)), np.asarray(split_stem(device_graph(model))(x))
+    assert np.abs(got - want).max() <= 1e-4 * max(1.0, np.abs(want).max())
+
+
+def test_split_stem_is_not_offered_for_a_functional_graph():
+    import keras
+
+    from fashion_edge.export.device_graph import split_stem
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same")(keras.layers.Rescaling(1 / 255)(inputs))
+    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(x * 2.0))    # an op that model.layers does not list
+    with pytest.raises(NotApplicable):
+        split_stem(keras.Model(inputs, outputs))

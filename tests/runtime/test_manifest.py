@@ -34,8 +34,9 @@ def sample_manifest() -> Manifest:
 
     recipe = Recipe("minmax-1k")
     choice = CalibrationChoice(recipe, 6000, (RecipeScore("minmax-1k", 0.998, 0.93),))
+    split = CalibrationChoice(Recipe("minmax-1k", split_stem=True), 6000, (RecipeScore("minmax-1k", 0.999, 0.93),))
     return Manifest("edge", LABELS, InputContract((1, 28, 28, 1), "NHWC", (0, 255), "fixed", PREPROCESSING_ID),
-                    0.93, 10000, 5_000_000, Calibration("training set", 0, 0, {"tflite-int8": choice}),
+                    0.93, 10000, 5_000_000, Calibration("training set", 0, 0, {"tflite-int8": choice, "tflite-int16x8": split}),
                     {name: entry(name) for name in FORMATS}, (SizeCheck("tflite-int8", "tflite-float32", 0.27, 0.3, True),),
                     {"python": "3.11"}, "2026-11-29T00:00:00+00:00",
                     (Asset("labels.txt", 10, "b" * 64), Asset("preprocessing/a.jpg", 10, "c" * 64)))
