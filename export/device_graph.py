@@ -116,9 +116,7 @@ def split_stem(model):
         raise NotApplicable("the model is not a chain starting with a convolution on the scaled pixels")
     scaling, conv = layers[0], layers[1]
     rest = layers[2:]
-    def value(variable):
-        return np.asarray(keras.ops.convert_to_numpy(variable), np.float64)
-
+    value = _float64
     linear = conv.activation is keras.activations.linear
     kernel = value(conv.kernel)
     bias = value(conv.bias) if conv.use_bias else np.zeros(kernel.shape[-1])
@@ -150,3 +148,11 @@ def split_stem(model):
     if not np.allclose(got, want, rtol=1e-3, atol=1e-3 * max(1.0, float(np.abs(want).max()))):
         raise NotApplicable(f"splitting the stem changed the model's outputs (max |diff| {np.abs(got - want).max():.3g})")
     return split
+
+
+def _float64(variable):
+    """A Keras variable's value as float64, so that folding batch norm adds no float32 rounding."""
+    import keras
+    import numpy as np
+
+    return np.asarray(keras.ops.convert_to_numpy(variable), np.float64)

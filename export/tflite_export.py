@@ -52,6 +52,8 @@ def convert(saved_model: Path, precision: str, calibration: np.ndarray | None = 
 
     if precision not in ("float32", "float16", "dynamic", "int8", "int16x8"):
         raise ValueError(f"no TFLite conversion for precision {precision!r}")
+    if recipe is not None and recipe.split_stem and not recipe.per_channel:
+        raise ValueError("a split stem relies on per-channel weights: its rounded half is exact only per channel")
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     if precision != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]  # alone: dynamic range (int8 weights, float activations)
@@ -72,8 +74,6 @@ def convert(saved_model: Path, precision: str, calibration: np.ndarray | None = 
         # uint8 in and out: a device feeds raw pixels (the calibrated input scale is 1, zero point 0)
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
-    if recipe is not None and recipe.split_stem and not recipe.per_channel:
-        raise ValueError("a split stem relies on per-channel weights: its rounded half is exact only per channel")
     if precision == "int16x8":
         # int16 activations, int8 weights; float32 in and out (the converter quantizes at the edges)
         converter.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]

@@ -8,7 +8,7 @@ import pytest
 from fashion_edge.export.calibration import NotApplicable
 from fashion_edge.export.tflite_export import INT16X8_RECIPES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.numeric]   # the 16x8 comparison depends on the float kernels too
 
 SPLIT_STEM = next(r for r in INT16X8_RECIPES if r.split_stem)
 
