@@ -8,8 +8,8 @@ thousandths), so it has no rounding edge that another language could fall on the
 
 The trim (the dataset authors' step 2: "trim edges close to the colour of the corner pixels, within
 5% of maximum intensity") marks the pixels whose value in some channel is more than 12.75 from the
-backdrop's, with lookup tables in Pillow's C code: the box of the marked pixels, or (for a reduced
-picture, see reduced.py) each pixel's distance from the backdrop.
+backdrop's: for a picture decoded in full, the box of the pixels a lookup table in Pillow's C code
+marks; for a reduced one (see reduced.py), each row's and column's largest distance from the backdrop.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
 
-from PIL import Image, ImageChops
+import numpy as np
+from PIL import Image
 
 DARK = 128                       # backdrop luma below this is dark (the dataset's own style)
 TRIM_TOLERANCE = 0.05 * 255      # "within 5% of maximum intensity", per RGB channel
@@ -75,19 +76,14 @@ class Backdrop:
         """(left, top, right, bottom) of the pixels over TRIM_TOLERANCE from the backdrop; None if none are."""
         return apply_table(rgb, _differs_table(self.doubled)).getbbox()
 
-    def deviation(self, rgb: Image.Image) -> Image.Image:
-        """Each pixel's largest per-channel distance from the backdrop, rounded down (an L image).
+    def deviations(self, lines: np.ndarray) -> list[int]:
+        """For each line of RGB pixels (lines, length, 3): its largest per-channel distance from the backdrop.
 
-        With integer pixels and a half-integer backdrop, |v - c| > 12.75 exactly when
-        floor(|v - c|) >= 13, so the rounding loses nothing at the threshold.
+        Rounded down to an integer: with integer pixels and a half-integer backdrop, |v - c| > 12.75
+        exactly when floor(|v - c|) >= 13, so the rounding loses nothing at the threshold.
         """
-        red, green, blue = apply_table(rgb, _deviation_table(self.doubled)).split()
-        return ImageChops.lighter(ImageChops.lighter(red, green), blue)
-
-
-@lru_cache(maxsize=256)
-def _deviation_table(doubled: tuple[int, int, int]) -> tuple[int, ...]:
-    return tuple(abs(2 * v - c) // 2 for c in doubled for v in range(256))
+        doubled = np.abs(2 * lines.astype(np.int16) - np.array(self.doubled, np.int16))
+        return (doubled.reshape(len(lines), -1).max(axis=1) // 2).tolist()
 
 
 @lru_cache(maxsize=256)

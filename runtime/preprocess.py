@@ -127,13 +127,25 @@ def _photo(picture: Picture, reduction: int | None) -> np.ndarray:
 
 
 def _trim(reduced: Reduced, backdrop: Backdrop) -> tuple[int, int, int, int] | None:
-    """Full-resolution box of the pixels over 5% from the backdrop (step 2), or None for a blank picture."""
-    if reduced.k == 1:
-        return backdrop.trim_box(reduced.image)
-    deviation = np.asarray(backdrop.deviation(reduced.image))
-    columns = reduced.x.edges(deviation.max(axis=0), TRIM_TOLERANCE)
-    rows = reduced.y.edges(deviation.max(axis=1), TRIM_TOLERANCE)
-    return None if columns is None or rows is None else (columns[0], rows[0], columns[1], rows[1])
+    """Full-resolution box of the pixels over 5% from the backdrop (step 2), or None for a blank picture.
+
+    The reduced picture's marked box comes from Pillow's C code; only the lines around its four edges
+    are read into numpy, to place each edge inside its blocks (reduced.py).
+    """
+    over = backdrop.trim_box(reduced.image)
+    if over is None or reduced.k == 1:
+        return over
+    image, (width, height) = reduced.image, reduced.image.size
+
+    def columns(lo: int, hi: int) -> list[int]:
+        return backdrop.deviations(np.asarray(image.crop((lo, 0, hi, height))).transpose(1, 0, 2))
+
+    def rows(lo: int, hi: int) -> list[int]:
+        return backdrop.deviations(np.asarray(image.crop((0, lo, width, hi))))
+
+    left, right = reduced.x.edges(over[0], over[2] - 1, width, columns, TRIM_TOLERANCE)
+    top, bottom = reduced.y.edges(over[1], over[3] - 1, height, rows, TRIM_TOLERANCE)
+    return left, top, right, bottom
 
 
 def _dataset_style(reduced: Reduced, box: tuple[int, int, int, int], backdrop: Backdrop) -> np.ndarray:

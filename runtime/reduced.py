@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -37,30 +38,30 @@ class Axis:
     def hi(self, i: int) -> int:
         return min(self.length, (i + 1) * self.k - self.offset)
 
-    def edges(self, profile: np.ndarray, threshold: float) -> tuple[int, int] | None:
+    def edges(self, first: int, last: int, count: int, deviation: Callable[[int, int], Sequence[float]],
+              threshold: float) -> tuple[int, int]:
         """Full-resolution [start, stop) of the pixels whose deviation from the backdrop exceeds `threshold`.
 
-        `profile[i]` is the largest deviation within reduced row/column i (None if none exceeds).
-        At k = 1 that is exact; at k > 1 each edge is placed inside its blocks by a ramp fit.
+        `first` and `last` are the outermost of the `count` reduced rows/columns holding such a pixel;
+        `deviation(lo, hi)` gives the largest deviation within each of the reduced lines lo..hi-1. At
+        k = 1 the answer is exact; at k > 1 each edge is placed inside its blocks by a ramp fit to
+        the deviations of the two lines on either side of it (all the fit reads).
         """
-        over = np.flatnonzero(profile > threshold)
-        if over.size == 0:
-            return None
-        first, last = int(over[0]), int(over[-1])
         if self.k == 1:
             return first, last + 1
-        values = profile.tolist()
-        start = 0 if first == 0 else self._crossing(first - 1, first, values, threshold)
-        end = self.length if last == len(values) - 1 else self._crossing(last + 1, last, values, threshold)
+        start = 0 if first == 0 else self._crossing(first - 1, first, _lines(deviation, first - 2, first + 2, count),
+                                                    threshold)
+        end = self.length if last == count - 1 else self._crossing(last + 1, last, _lines(deviation, last - 1, last + 3, count),
+                                                                 threshold)
         return start, max(end, start + 1)
 
-    def _crossing(self, outside: int, inside: int, profile: list, threshold: float) -> int:
+    def _crossing(self, outside: int, inside: int, profile: dict[int, float], threshold: float) -> int:
         """Where the deviation crosses `threshold` between reduced pixels `outside` and `inside`.
 
         A start (outside < inside): the first full-resolution pixel over; an end: one past the last.
         """
         step = 1 if inside > outside else -1      # from outside in
-        blocks = [i for i in (outside - step, outside, inside, inside + step) if 0 <= i < len(profile)]
+        blocks = [i for i in (outside - step, outside, inside, inside + step) if i in profile]
         values = [profile[i] for i in blocks]
         level = max(values[blocks.index(inside):])
         lengths = tuple(self.hi(i) - self.lo(i) for i in blocks)
@@ -87,41 +88,42 @@ class Axis:
         wb = np.where(ib > ia, b - np.maximum(ib * self.k - self.offset, a), 0)  # ... of b_j's block, if another
         blocks = np.arange(first, ib[-1] + 1)
         lengths = np.minimum((blocks + 1) * self.k - self.offset, self.length) - np.maximum(blocks * self.k - self.offset, 0)
-        return BoxSums(first, ia - first, ib - first, wa.astype(np.float32), wb.astype(np.float32),
-                       (b - a).astype(np.float32), lengths.astype(np.float32))
+        ia, ib, outputs = ia - first, ib - first, np.arange(size)
+        positions = np.arange(len(blocks))
+        inner = (positions > ia[:, None]) & (positions < ib[:, None])           # blocks wholly inside output j
+        weights = np.where(inner, lengths, 0).astype(np.float32)
+        weights[outputs, ia] = wa
+        weights[outputs, ib] += wb
+        return BoxSums(first, weights, (b - a).astype(np.float32))
+
+
+def _lines(deviation: Callable[[int, int], Sequence[float]], lo: int, hi: int, count: int) -> dict[int, float]:
+    """{line: its deviation} for the lines lo..hi-1 that exist."""
+    lo, hi = max(lo, 0), min(hi, count)
+    return dict(zip(range(lo, hi), deviation(lo, hi)))
 
 
 @dataclass(frozen=True, eq=False)
 class BoxSums:
-    """One axis of a box resize from reduced pixels.
+    """One axis of a box resize from reduced pixels, as a matrix of pixel counts.
 
-    out_j = (wa_j v[ia_j] + sum of len_i v_i for ia_j < i < ib_j + wb_j v[ib_j]) / total_j, the sum
-    read off a cumulative sum, so the cost is a few array operations whatever the sizes.
+    out_j = (wa_j v[ia_j] + sum of len_i v_i for ia_j < i < ib_j + wb_j v[ib_j]) / total_j: row j of
+    `weights` holds how many of output j's full-resolution pixels each reduced pixel stands for.
+    The counts and the 8-bit values are integers, so every partial sum of the product is an exact
+    integer in float32 (under 2**24) and the result does not depend on the order of summation.
     """
 
     first: int              # first reduced pixel used
-    ia: np.ndarray          # per output, relative to `first`
-    ib: np.ndarray
-    wa: np.ndarray
-    wb: np.ndarray
-    total: np.ndarray
-    lengths: np.ndarray     # full-resolution pixels in each reduced pixel from `first` on
+    weights: np.ndarray     # (outputs, span) float32 pixel counts
+    total: np.ndarray       # (outputs,) float32: full-resolution pixels per output
 
     @property
     def span(self) -> int:
-        return len(self.lengths)
-
-    @property
-    def inner_end(self) -> np.ndarray:
-        """cumulative[inner_end] - cumulative[ia]: the blocks strictly between ia and ib (none if ib <= ia + 1)."""
-        return np.maximum(self.ib - 1, self.ia)
+        return self.weights.shape[1]
 
     def apply(self, values: np.ndarray) -> np.ndarray:
-        """Resample float32 `values` (span, columns) along axis 0, rounded to integers: (outputs, columns)."""
-        cumulative = np.cumsum(values * self.lengths[:, None], axis=0)
-        inner = cumulative[self.inner_end] - cumulative[self.ia]
-        out = values[self.ia] * self.wa[:, None] + inner + values[self.ib] * self.wb[:, None]
-        return np.rint(out / self.total[:, None])
+        """Resample float32 `values` (..., span, columns) along the span axis, rounded: (..., outputs, columns)."""
+        return np.rint(np.matmul(self.weights, values) / self.total[:, None])
 
 
 def box_bounds(length: int, size: int) -> np.ndarray:
@@ -146,10 +148,12 @@ def box_bounds(length: int, size: int) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _ramp_models(lengths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Block means of unit ramps: (starts, widths, means[start * widths + width, block]).
+    """Block means of unit ramps, and where each ramp starts and how wide it is, one row per ramp.
 
     The ramp rises from 0 at `start` to 1 over `width` pixels (inwards); a pixel holds the ramp's
-    value at its centre, a block the mean of its pixels.
+    value at its centre, a block the mean of its pixels. Returns (means (blocks, ramps), starts,
+    widths), the ramps ordered start-major; one contiguous row per block keeps the fit's arithmetic
+    on long vectors.
     """
     centres = np.arange(sum(lengths)) + 0.5
     owner = np.repeat(np.arange(len(lengths)), lengths)
@@ -159,7 +163,8 @@ def _ramp_models(lengths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.n
     model = np.clip(rise, 0, 1)
     model[:, 0, :] = centres[None, :] > starts[:, None]                  # width 0: a step
     means = np.stack([model[..., owner == j].mean(axis=-1) for j in range(len(lengths))], axis=-1)
-    return starts, widths, means.reshape(-1, len(lengths))
+    grid_starts, grid_widths = np.meshgrid(starts, widths, indexing="ij")
+    return np.ascontiguousarray(means.reshape(-1, len(lengths)).T), grid_starts.ravel(), grid_widths.ravel()
 
 
 def _fit_ramp(lengths: tuple[int, ...], means: np.ndarray, level: float, threshold: float) -> float:
@@ -169,13 +174,18 @@ def _fit_ramp(lengths: tuple[int, ...], means: np.ndarray, level: float, thresho
     ramp family covers steps and gentle edges alike. Block means cannot tell a step inside a block
     from a short ramp with the same mean, so every ramp fitting as well as the best (to the 8-bit
     rounding of the means) counts, and the median of their crossings is taken. Positions count
-    inwards from the outer side of the outermost block.
+    inwards from the outer side of the outermost block. Four of these run per picture, so the
+    arithmetic is kept to a few whole-array operations.
     """
-    starts, widths, unit = _ramp_models(lengths)
-    cost = ((unit * level - means) ** 2).sum(axis=1)
+    unit, starts, widths = _ramp_models(lengths)
+    misfit = np.square(unit * level - means[:, None])
+    cost = misfit[0]
+    for block in misfit[1:]:          # in order, as a sum along the blocks would add them
+        cost = cost + block
     near = cost <= cost.min() + 0.25 * len(lengths)
-    crossings = (starts[:, None] + widths[None, :] * min(threshold / level, 1.0)).ravel()
-    return float(np.median(crossings[near]))
+    crossings = np.sort(starts[near] + widths[near] * min(threshold / level, 1.0))
+    middle = len(crossings) // 2
+    return float((crossings[middle] + crossings[(len(crossings) - 1) // 2]) / 2)   # the median
 
 
 @dataclass(frozen=True)
@@ -197,10 +207,9 @@ class Reduced:
         across = self.x.box_sums(box[0], box[2], size[0])
         down = self.y.box_sums(box[1], box[3], size[1])
         crop = self.image.crop((across.first, down.first, across.first + across.span, down.first + down.span))
-        rows, columns = down.span, across.span
-        # Two passes with 8-bit results in between, as Pillow's resampler does. Vertical first: each
-        # pass sums along axis 0, and the crop is already (rows, columns x 3) without a copy.
-        pixels = np.asarray(crop, np.float32).reshape(rows, columns * 3)
-        down_done = down.apply(pixels).reshape(size[1], columns, 3).transpose(1, 0, 2).reshape(columns, size[1] * 3)
-        out = across.apply(down_done).reshape(size[0], size[1], 3).transpose(1, 0, 2)
+        # Two passes with 8-bit results in between, as Pillow's resampler does: down the columns,
+        # then along each output row (one small matrix product per row).
+        pixels = np.asarray(crop, np.float32).reshape(down.span, across.span * 3)
+        down_done = down.apply(pixels).reshape(size[1], across.span, 3)
+        out = across.apply(down_done)
         return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8), "RGB")

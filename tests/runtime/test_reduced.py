@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashion_edge.runtime.backdrop import TRIM_TOLERANCE
+from fashion_edge.runtime.backdrop import TRIM_TOLERANCE, Backdrop
 from fashion_edge.runtime.picture import UPRIGHT, Picture
 from fashion_edge.runtime.reduced import Axis, Reduced, box_bounds
 
@@ -21,6 +21,22 @@ def test_box_bounds_are_the_source_pixels_pillow_box_averages():
             row[0, p] = 255
             seen = np.asarray(Image.fromarray(row).resize((size, 1), Image.Resampling.BOX))[0] > 0
             assert np.array_equal(seen, (bounds[:, 0] <= p) & (p < bounds[:, 1])), (length, size, p)
+
+
+def edges(axis: Axis, profile: np.ndarray) -> tuple[int, int] | None:
+    """Axis.edges on a whole profile of per-line deviations (the runtime reads only the lines it needs)."""
+    over = np.flatnonzero(profile > TRIM_TOLERANCE)
+    if over.size == 0:
+        return None
+    read = []
+
+    def deviation(lo: int, hi: int) -> list[float]:
+        read.extend(range(lo, hi))
+        return profile[lo:hi].tolist()
+
+    found = axis.edges(int(over[0]), int(over[-1]), len(profile), deviation, TRIM_TOLERANCE)
+    assert len(read) <= 8      # two lines on either side of each edge, no more
+    return found
 
 
 def block_means(values: np.ndarray, axis: Axis) -> np.ndarray:
@@ -38,7 +54,7 @@ def test_step_edges_are_found_inside_their_blocks(k, slack, offset):
             axis = Axis(400, k, offset % k)
             profile = np.zeros(400)
             profile[start:stop] = 180.0
-            found = axis.edges(np.rint(block_means(profile, axis)), TRIM_TOLERANCE)
+            found = edges(axis, np.rint(block_means(profile, axis)))
             assert abs(found[0] - start) <= slack and abs(found[1] - stop) <= slack, (start, stop, found)
 
 
@@ -51,15 +67,41 @@ def test_ramp_edges_are_found_within_half_a_block(k):
         for start in range(50, 50 + k):
             profile = np.clip((np.arange(400) - start) / width, 0, 1) * 200.0
             exact = int(np.flatnonzero(profile > TRIM_TOLERANCE)[0])
-            found, _ = Axis(400, k).edges(np.rint(block_means(profile, Axis(400, k))), TRIM_TOLERANCE)
+            found, _ = edges(Axis(400, k), np.rint(block_means(profile, Axis(400, k))))
             assert abs(found - exact) <= k // 2 + 1, (k, width, start, found, exact)
 
 
 def test_at_full_resolution_edges_are_exact():
     profile = np.zeros(100)
     profile[[7, 50, 91]] = 13.0                    # just over 12.75 counts
-    assert Axis(100).edges(profile, TRIM_TOLERANCE) == (7, 92)
-    assert Axis(100).edges(np.full(100, 12.75), TRIM_TOLERANCE) is None
+    assert edges(Axis(100), profile) == (7, 92)
+    assert edges(Axis(100), np.full(100, 12.75)) is None
+
+
+def test_line_deviations_are_the_largest_channel_distance_rounded_down():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        backdrop = Backdrop(tuple(int(v) for v in rng.integers(0, 511, 3)))
+        lines = rng.integers(0, 256, (int(rng.integers(1, 5)), int(rng.integers(1, 40)), 3), dtype=np.uint8)
+        naive = [max(int(abs(int(v) - c / 2)) for pixel in line for v, c in zip(pixel, backdrop.doubled))
+                 for line in lines]
+        assert backdrop.deviations(lines) == naive
+
+
+def test_the_ramp_fit_takes_the_median_crossing_of_the_best_fitting_ramps():
+    """_fit_ramp against the same least-squares selection written plainly, on random block means."""
+    from fashion_edge.runtime.reduced import _fit_ramp, _ramp_models
+
+    rng = np.random.default_rng(5)
+    for lengths in [(4, 4, 4, 4), (2, 4, 4), (8, 8, 8, 3), (1, 2, 2, 2)]:
+        unit, starts, widths = _ramp_models(lengths)
+        for _ in range(40):
+            level = float(rng.uniform(14, 255))
+            means = np.sort(rng.uniform(0, level, len(lengths))).astype(np.float32)
+            cost = np.array([sum((u * level - m) ** 2 for u, m in zip(ramp, means)) for ramp in unit.T])
+            near = cost <= cost.min() + 0.25 * len(lengths)
+            expected = float(np.median(starts[near] + widths[near] * min(TRIM_TOLERANCE / level, 1.0)))
+            assert _fit_ramp(lengths, means, level, TRIM_TOLERANCE) == pytest.approx(expected, abs=1e-9)
 
 
 @pytest.mark.parametrize("k", [2, 4, 8])
