@@ -8,8 +8,9 @@ thousandths), so it has no rounding edge that another language could fall on the
 
 The trim (the dataset authors' step 2: "trim edges close to the colour of the corner pixels, within
 5% of maximum intensity") marks the pixels whose value in some channel is more than 12.75 from the
-backdrop's: for a picture decoded in full, the box of the pixels a lookup table in Pillow's C code
-marks; for a reduced one (see reduced.py), each row's and column's largest distance from the backdrop.
+backdrop's: the box of the pixels a lookup table in Pillow's C code marks; for a picture decoded at
+1/k (see reduced.py), also the largest distance from the backdrop along the few lines around each of
+the box's edges, to place the edge inside its blocks.
 """
 from __future__ import annotations
 

@@ -109,8 +109,10 @@ class BoxSums:
 
     out_j = (wa_j v[ia_j] + sum of len_i v_i for ia_j < i < ib_j + wb_j v[ib_j]) / total_j: row j of
     `weights` holds how many of output j's full-resolution pixels each reduced pixel stands for.
-    The counts and the 8-bit values are integers, so every partial sum of the product is an exact
-    integer in float32 (under 2**24) and the result does not depend on the order of summation.
+    The counts (at most k) and the 8-bit values are integers and every term is non-negative, so each
+    partial sum of the product is an integer no larger than total_j x 255: exact in float32, whatever
+    the order of summation, while that stays under 2**24 (outputs of up to 65,793 full-resolution
+    pixels; preprocess's own choice of k keeps them under 3,000).
     """
 
     first: int              # first reduced pixel used
