@@ -100,6 +100,26 @@ def test_the_bare_loop_runs_the_classifiers_own_engine_on_the_same_input(fmt, ba
     assert clf.predict(frame) == clf.predict_batch(frame[None])[0]   # the interpreter is still fine after it
 
 
+@pytest.mark.parametrize("fmt", ["tflite-int8", "tflite-float32"])
+def test_the_batch_of_one_path_through_litert_binding_matches_the_public_methods(fmt, bundle_dir, data):
+    """run_one calls the interpreter's C++ binding (backends/tflite.py): same outputs as set_tensor/
+    invoke/get_tensor, and no reference to the binding outlives a call (the public methods count
+    them and would refuse to run)."""
+    clf = Classifier(bundle_dir, format=fmt, backend="litert")
+    engine = clf.engine
+    assert engine._direct
+    frames = data.x_test[:100]
+    direct = [clf._session.run_one(f) for f in frames]
+    engine._direct = False
+    public = [clf._session.run_one(f) for f in frames]
+    engine._direct = True
+    for a, b in zip(direct, public):
+        np.testing.assert_array_equal(a, b)
+    clf.predict(frames[0])
+    engine.bare_loop(frames[0])()                       # public invoke(): its safety check passes
+    np.testing.assert_array_equal(clf.logits(frames[:7]), np.concatenate([clf.logits(f[None]) for f in frames[:7]]))
+
+
 def test_predict_preprocessed_takes_the_frame_as_is(bundle_dir, data):
     clf = Classifier(bundle_dir)
     frames = data.x_test[:40]
