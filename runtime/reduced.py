@@ -150,7 +150,7 @@ def box_bounds(length: int, size: int) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _ramp_models(lengths: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Block means of unit ramps, and where each ramp starts and how wide it is, one row per ramp.
+    """Block means of unit ramps, and where each ramp starts and how wide it is.
 
     The ramp rises from 0 at `start` to 1 over `width` pixels (inwards); a pixel holds the ramp's
     value at its centre, a block the mean of its pixels. Returns (means (blocks, ramps), starts,
@@ -176,8 +176,8 @@ def _fit_ramp(lengths: tuple[int, ...], means: np.ndarray, level: float, thresho
     ramp family covers steps and gentle edges alike. Block means cannot tell a step inside a block
     from a short ramp with the same mean, so every ramp fitting as well as the best (to the 8-bit
     rounding of the means) counts, and the median of their crossings is taken. Positions count
-    inwards from the outer side of the outermost block. Four of these run per picture, so the
-    arithmetic is kept to a few whole-array operations.
+    inwards from the outer side of the outermost block. Up to four of these run per trim (one per
+    edge not on the picture's border), so the arithmetic is kept to a few whole-array operations.
     """
     unit, starts, widths = _ramp_models(lengths)
     misfit = np.square(unit * level - means[:, None])

@@ -27,5 +27,6 @@ class Backend(Protocol):
 
     def bare_loop(self, pixels: np.ndarray) -> Callable[[], object]:
         """The engine's own set-input / run / get-output call on this backend's interpreter or session, the
-        input prepared once in the model's dtype: what `Classifier.predict` costs without our code (benchmarks)."""
+        input prepared once through the engine's public API, in the model's dtype: the yardstick the
+        benchmarks subtract from `Classifier.predict` (its wrapper cost)."""
         ...

@@ -81,8 +81,9 @@ class TFLiteBackend:
     def run_one(self, x: np.ndarray) -> np.ndarray:
         """Batch of one: (1, 28, 28, 1) in, a (1, 10) copy of the output out.
 
-        set_tensor/get_tensor, not the zero-copy `tensor()` views: measured here, fetching a view
-        costs as much as the 10-value copy it saves, and the copy needs no lock after return.
+        Copies in and out (the binding's SetTensor/GetTensor, or the public set_tensor/get_tensor),
+        not the zero-copy `tensor()` views: measured here, fetching a view costs as much as the
+        10-value copy it saves, and the copy needs no lock after return.
         """
         try:
             if self._batch != 1:
@@ -111,7 +112,9 @@ class TFLiteBackend:
     def bare_loop(self, pixels: np.ndarray) -> Callable[[], object]:
         """The library's own set_tensor / invoke / get_tensor on this interpreter, none of our code in it.
 
-        For benchmarks: `predict` minus this is our code's cost alone (benchmarks/timing.py). The
+        For benchmarks: `predict` minus this is what predict adds to the public API's loop
+        (benchmarks/timing.py); run_one's binding call skips the public methods' Python frames, so
+        our own code costs about a microsecond more than that difference. The
         pixels are cast to the input's dtype, not quantized (the TFLite files take raw pixels); the
         loop holds until a batch call resizes the interpreter, and takes no lock.
         """
