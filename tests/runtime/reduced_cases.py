@@ -9,11 +9,15 @@ a garment one line thick, soft (ramp) and hard (step) edges, and white, off-whit
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from fashion_edge.runtime.preprocess import preprocess, preprocess_at
+
 REDUCTIONS = (2, 4, 8)
+GOLDEN = Path(__file__).parent / "data" / "reduced_golden.npz"
 BACKDROPS = {"white": (255, 255, 255), "off-white": (236, 232, 226), "dark": (18, 20, 24)}
 
 
@@ -58,3 +62,17 @@ def reduced_cases() -> list[tuple[str, bytes]]:
     line[351, 100:800] = (30, 30, 30)
     cases.append(("900x700-one-line-o6", _png(line, 6)))
     return cases
+
+
+def outputs(data: bytes) -> dict[str, np.ndarray]:
+    """What the golden file stores for one case: preprocess_at at each reduction, and preprocess."""
+    found = {f"k{k}": preprocess_at(data, k) for k in REDUCTIONS}
+    found["auto"] = preprocess(data)
+    return found
+
+
+if __name__ == "__main__":   # regenerate the golden file (only when the pipeline's output is meant to change)
+    GOLDEN.parent.mkdir(exist_ok=True)
+    np.savez_compressed(GOLDEN, **{f"{name}/{key}": value for name, data in reduced_cases()
+                                   for key, value in outputs(data).items()})
+    print(f"wrote {GOLDEN}")
