@@ -119,7 +119,7 @@ def _steps_per_epoch(images: int, batch_size: int) -> int:
 
 
 def _fit(tf, model, recipe: TrainingRecipe, split: Split, config: TrainConfig, cluster: Cluster):
-    from fashion_edge.train.augment import training_data
+    from fashion_edge.train.augment import training_data, validation_data
 
     verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
     if not cluster.is_chief:
@@ -128,8 +128,7 @@ def _fit(tf, model, recipe: TrainingRecipe, split: Split, config: TrainConfig, c
     history = model.fit(
         cluster.distribute(tf, training_data(tf, split.x_fit, split.y_fit, recipe, config.seed)),
         epochs=recipe.epochs,
-        validation_data=cluster.distribute(tf, tf.data.Dataset.from_tensor_slices(
-            (split.x_val[..., None], split.y_val)).batch(1000)),  # judged after every epoch, as the seed does
+        validation_data=cluster.distribute(tf, validation_data(tf, split.x_val, split.y_val)),
         verbose=verbose,
     )
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}

@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fashion_edge.train.augment import training_data
+from fashion_edge.train.augment import training_data, validation_data
 from fashion_edge.train.models import MODELS
 
 tf = pytest.importorskip("tensorflow")
@@ -62,3 +62,19 @@ def test_same_seed_same_batches():
     other = [b.numpy() for b, _ in training_data(tf, x, y, recipe, seed=8)]
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_pipelines_run_without_autotune():
+    """Autotune's model thread stalled the end of about half the epochs for 12-20 s (train/augment.py)."""
+    x, y = _images()
+    for ds in (training_data(tf, x, y, RECIPE, seed=0), validation_data(tf, x, y)):
+        assert ds.options().autotune.enabled is False
+
+
+def test_validation_batches_are_the_images_in_order():
+    x, y = _images(40)
+    batches = list(validation_data(tf, x, y, batch_size=16).as_numpy_iterator())
+    assert [len(labels) for _, labels in batches] == [16, 16, 8]
+    images = np.concatenate([b for b, _ in batches])
+    assert images.shape == (40, 28, 28, 1) and np.array_equal(images[..., 0], x)
+    assert np.array_equal(np.concatenate([labels for _, labels in batches]), y)
