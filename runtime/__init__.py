@@ -13,7 +13,6 @@ from fashion_edge.runtime.errors import (
     UsageError,
 )
 from fashion_edge.runtime.prediction import Prediction
-from fashion_edge.runtime.preprocess import preprocess
 
 __all__ = [
     "BundleError",
@@ -26,3 +25,12 @@ __all__ = [
     "UsageError",
     "preprocess",
 ]
+
+
+def __getattr__(name: str):
+    """`preprocess` on first use: it imports Pillow, which a process fed only frames never needs (frames.py)."""
+    if name == "preprocess":
+        from fashion_edge.runtime.preprocess import preprocess
+
+        return preprocess
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from PIL import Image
+
+if TYPE_CHECKING:   # annotations only: the 28x28 frame path (frames.py) must not import Pillow
+    from PIL import Image
 
 DARK = 128                       # backdrop luma below this is dark (the dataset's own style)
 TRIM_TOLERANCE = 0.05 * 255      # "within 5% of maximum intensity", per RGB channel

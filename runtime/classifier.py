@@ -10,7 +10,7 @@ threads are identical to serial calls.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
@@ -20,8 +20,11 @@ from fashion_edge.runtime.errors import BundleError, InvalidImageError
 from fashion_edge.runtime.formats import DEFAULT_FORMAT, get_format, looks_like
 from fashion_edge.runtime.options import EngineOptions
 from fashion_edge.runtime.prediction import Prediction, eager
-from fashion_edge.runtime.preprocess import SIZE, ImageLike, as_batch, preprocess
+from fashion_edge.runtime.frames import SIZE, as_batch, dataset_frame
 from fashion_edge.runtime.session import Session
+
+if TYPE_CHECKING:
+    from fashion_edge.runtime.picture import ImageLike
 
 DEFAULT_BUNDLE = Path("artifacts/edge/bundle")
 
@@ -73,7 +76,8 @@ class Classifier:
 
     def predict(self, image: ImageLike) -> Prediction:
         """One image: a path, bytes, a PIL image, or a pixel array (28x28 dark-background passes as is)."""
-        return self._answer(preprocess(image))
+        frame = dataset_frame(image)
+        return self._answer(frame if frame is not None else _preprocess(image))
 
     def predict_preprocessed(self, pixels: np.ndarray) -> Prediction:
         """One frame that `preprocess` already produced (uint8, 28x28 in any batch-of-one shape), as is.
@@ -92,6 +96,14 @@ class Classifier:
                 and images.shape[1:3] == (SIZE, SIZE):
             batch = as_batch(images)
         else:
-            batch = as_batch(np.stack([preprocess(image) for image in images]))
+            batch = as_batch(np.stack([_preprocess(image) for image in images]))
         softmax, labels = self._session.softmax, self.labels
         return [eager(softmax(row), labels) for row in self._session.outputs(batch)]
+
+
+def _preprocess(image: ImageLike) -> np.ndarray:
+    """The photo pipeline, imported on the first input that is not a dataset-style frame (frames.py):
+    a process that only sees frames never loads Pillow."""
+    from fashion_edge.runtime.preprocess import preprocess
+
+    return preprocess(image)

@@ -16,7 +16,7 @@ from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.fields import Obj
 from fashion_edge.runtime.formats import FORMATS
 from fashion_edge.runtime.manifest import check_relative_file
-from fashion_edge.runtime.preprocess import SIZE
+from fashion_edge.runtime.frames import SIZE
 
 FILE = "golden.json"
 SIDE = SIZE

@@ -29,12 +29,12 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageChops, ImageFilter
 
-from fashion_edge.runtime.backdrop import TRIM_TOLERANCE, Backdrop, dark_grey_corners
+from fashion_edge.runtime.backdrop import TRIM_TOLERANCE, Backdrop
 from fashion_edge.runtime.errors import InvalidImageError, UsageError
+from fashion_edge.runtime.frames import SIZE, as_batch, dataset_frame
 from fashion_edge.runtime.picture import MAX_PIXELS, REDUCTIONS, ImageLike, Picture, to_rgb
 from fashion_edge.runtime.reduced import Reduced
 
-SIZE = 28
 REDUCE_FROM = 600        # pictures whose shorter edge is shorter than this are decoded in full
 DECODE_SHORTER = 240     # larger ones first at the largest 1/k leaving the shorter edge this long
 MIN_GARMENT = 96         # ... and again, finer, if the garment spans fewer reduced pixels than this
@@ -43,18 +43,6 @@ SHARPEN = ImageFilter.UnsharpMask(radius=1.0, percent=50, threshold=0)
 
 __all__ = ["SIZE", "MAX_PIXELS", "ImageLike", "as_batch", "finer_reduction", "load_image",
            "preprocess", "preprocess_at", "reduction_for", "to_rgb"]
-
-
-def as_batch(pixels: np.ndarray) -> np.ndarray:
-    """Dataset-style uint8 images (N, 28, 28) or (N, 28, 28, 1) -> contiguous NHWC (N, 28, 28, 1)."""
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8:
-        raise InvalidImageError(f"expected uint8 pixels, got {pixels.dtype}")
-    if pixels.ndim == 3:
-        pixels = pixels[..., None]
-    if pixels.ndim != 4 or pixels.shape[1:] != (SIZE, SIZE, 1):
-        raise InvalidImageError(f"expected (N, 28, 28[, 1]) pixels, got shape {pixels.shape}")
-    return np.ascontiguousarray(pixels)
 
 
 def load_image(source: ImageLike) -> Image.Image:
@@ -88,17 +76,10 @@ def preprocess(source: ImageLike | Picture) -> np.ndarray:
 
     A `Picture` already opened (its header read, e.g. to check its size first) is taken as is.
     """
-    if isinstance(source, np.ndarray) and source.shape in _FRAME_SHAPES and (source.dtype is _U8 or source.dtype == _U8):
-        item = source.item   # corners by flat index: .item() is the cheapest read of one pixel
-        if dark_grey_corners(item(0), item(SIZE - 1), item(_LAST - SIZE + 1), item(_LAST)):
-            # the hot path: an already preprocessed frame, no copy, no Pillow
-            return source if source.ndim == 2 else source.reshape(SIZE, SIZE)
+    frame = dataset_frame(source)
+    if frame is not None:
+        return frame    # the hot path: an already preprocessed frame, no copy, no Pillow (frames.py)
     return _photo(source if isinstance(source, Picture) else Picture.open(source), None)
-
-
-_FRAME_SHAPES = frozenset({(SIZE, SIZE), (SIZE, SIZE, 1)})
-_U8 = np.dtype(np.uint8)    # numpy's own uint8 dtype: an identity test is the cheapest check of the hot path
-_LAST = SIZE * SIZE - 1
 
 
 def preprocess_at(source: ImageLike, reduction: int) -> np.ndarray:

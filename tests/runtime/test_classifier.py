@@ -43,6 +43,26 @@ def test_runtime_never_imports_tensorflow(bundle_dir, data, tmp_path):
     assert heavy == [] and label
 
 
+def test_frames_never_import_pillow_and_a_photo_still_does(bundle_dir, data, tmp_path):
+    """Cold start (benchmarks: import, load, first prediction): a process fed dataset-style frames loads
+    neither Pillow nor the photo pipeline nor golden.json's types; its first photo then loads them and
+    gets the same answer as a fresh process given the photo first."""
+    image = tmp_path / "x.png"
+    Image.fromarray(data.x_test[0]).save(image)
+    lazy = ("PIL", "fashion_edge.runtime.preprocess", "fashion_edge.runtime.golden", "tempfile")
+    code = (
+        "import sys, json, numpy as np; from fashion_edge.runtime import Classifier; "
+        f"c = Classifier({str(bundle_dir)!r}); frame = c.predict(np.load({str(tmp_path / 'x.npy')!r})); "
+        f"before = [m for m in {lazy!r} if m in sys.modules]; photo = c.predict({str(image)!r}); "
+        f"print(json.dumps([before, frame.label_id, photo.label_id, 'PIL' in sys.modules]))"
+    )
+    np.save(tmp_path / "x.npy", data.x_test[0])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, frame_id, photo_id, pillow_after = json.loads(out.stdout.strip().splitlines()[-1])
+    assert before == [] and pillow_after
+    assert frame_id == photo_id == Classifier(bundle_dir).predict(image).label_id
+
+
 @pytest.mark.parametrize("fmt, backend", [p for p in pairs() if p[1] != "onnx-reference"])
 def test_top1_on_full_test_set_matches_export_parity(fmt, backend, bundle_dir, data):
     clf = Classifier(bundle_dir, format=fmt, backend=backend)
