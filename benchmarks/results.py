@@ -11,10 +11,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from fashion_edge.benchmarks import spinning
 from fashion_edge.benchmarks.fixed_rate import FixedRate
+from fashion_edge.benchmarks.spinning import SpinningStudy
 from fashion_edge.benchmarks.stats import LatencyStats
 from fashion_edge.runtime import jsonio
-from fashion_edge.runtime.backends import BACKENDS, runtime_for
+from fashion_edge.runtime.backends import runtime_for
 from fashion_edge.runtime.fields import Obj
 from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS
 from fashion_edge.runtime.options import spinning_text
@@ -134,6 +136,7 @@ class Results:
     environment: Mapping[str, Any] | None = None   # ISA features, governor, clock, temperature, throttling
     roofline: Mapping[str, Any] | None = None      # {int8_gmacs, float32_gmacs, method, by_runtime}
     photos: tuple[Mapping[str, Any], ...] = ()     # photo sizes end to end vs Pillow's decode (benchmarks/photos.py)
+    spinning: SpinningStudy | None = None          # ONNX Runtime spinning on/off/default, paired (benchmarks/spinning.py)
 
     @property
     def failed(self) -> list[ResultEntry]:
@@ -155,8 +158,9 @@ class Results:
             raise o.fail("results", "lists no entries")
         env, roof = o.obj("environment", optional=True), o.obj("roofline", optional=True)
         photos = o.objs("photos", _photo) if o.has("photos") else ()
+        spin = o.obj("spinning", optional=True)
         return cls(o.str("model"), machine.raw, o.obj("settings").raw, entries, env.raw if env else None,
-                   roof.raw if roof else None, photos)
+                   roof.raw if roof else None, photos, SpinningStudy.read(spin) if spin else None)
 
     @classmethod
     def load(cls, path: Path) -> "Results":
@@ -167,6 +171,7 @@ class Results:
                 "environment": dict(self.environment) if self.environment else None,
                 "roofline": dict(self.roofline) if self.roofline else None,
                 "photos": [dict(p) for p in self.photos],
+                "spinning": self.spinning.to_json() if self.spinning else None,
                 "results": [e.to_json() for e in self.results], "targets": targets(self)}
 
     def without_samples(self) -> "Results":
@@ -182,15 +187,15 @@ def _reference(results: Results) -> ResultEntry | None:
 
 def _spinning_entries(results: Results) -> dict[str, ResultEntry | None]:
     """The int8 ONNX file at 2 threads with intra-op spinning off, on, and as the backend's default."""
-    fmt = next(f for f, spec in FORMATS.items() if spec.family == "onnx" and spec.calibrated)
-    spec = next(b for b in BACKENDS.values() if "spinning" in b.options)
-    return {name: results.find(fmt, spec.name, threads=2, spinning=value)
-            for name, value in (("off", False), ("on", True), ("default", spec.defaults.spinning))}
+    fmt, backend = spinning.subject(), spinning.backend()
+    return {name: results.find(fmt, backend, threads=2, spinning=value) for name, value in spinning.settings().items()}
 
 
 def targets(results: Results) -> dict:
     """The issue's ratios, measured in this one run: the default format against Keras and the bare
-    loop; ONNX Runtime at 2 threads with spinning off, and with the default bounded spin, against on."""
+    loop; ONNX Runtime at 2 threads with spinning off, and with the default bounded spin, against on:
+    CPU cost from the fixed-rate entries, p50 from the paired study when the run has one (entries are
+    timed in slices of their own, which drift apart by more than the 10% that target allows)."""
     out: dict[str, float] = {}
     lite = _reference(results)
     kp, kc = results.find("keras", "keras-predict"), results.find("keras", "keras-call")
@@ -207,12 +212,13 @@ def targets(results: Results) -> dict:
                 "peak_rss_ratio_vs_keras": kp.peak_rss_mb / lite.peak_rss_mb,
             })
     spin = _spinning_entries(results)
+    paired = results.spinning.ratio_over_on if results.spinning else {}
     on = spin["on"]
     for name, low in (("off", spin["off"]), ("default", spin["default"])):
         if low and on and low is not on and low.rate(10.0) and on.rate(10.0):
             out[f"ort_spinning_{name}_cpu_saving_at_10hz"] = (on.rate(10.0).cpu_ms_per_inference
                                                               / low.rate(10.0).cpu_ms_per_inference)
-            out[f"ort_spinning_{name}_p50_ratio"] = low.latency_us.p50 / on.latency_us.p50
+            out[f"ort_spinning_{name}_p50_ratio"] = paired.get(name, low.latency_us.p50 / on.latency_us.p50)
     return {k: round(v, 3) for k, v in out.items()}
 
 
@@ -261,6 +267,14 @@ def markdown(results: Results) -> str:
             lines.append(f"| {ph['name']} | {ph['bytes']:,} | {ph['e2e_latency_us']['p50'] / 1000:.2f} "
                          f"| {ph['decode_latency_us']['p50'] / 1000:.2f} | {ph['e2e_over_decode_p50']:.2f} "
                          f"| {ph['preprocess_over_decode_p50']:.2f} | {target} |")
+    if results.spinning:
+        sp = results.spinning
+        lines += ["", f"ONNX Runtime's spinning, paired ({sp.format}, {sp.threads} threads; {sp.blocks} blocks of "
+                  f"{sp.calls_per_block} calls per setting, in turns, after a pause): p50 "
+                  + ", ".join(f"{_spin_label(name, sp.settings.get(name))} {v:,.1f} µs" for name, v in sp.p50_us.items())
+                  + "; over spinning on, the median of the blocks' ratios: "
+                  + ", ".join(f"{name} {v:.3f}" for name, v in sp.ratio_over_on.items())
+                  + ". The spinning targets' p50 ratios below are these."]
     t = targets(results)
     if t:
         lines += ["", "Targets (tflite-int8 on litert, 1 thread; onnx-int8 on onnxruntime, 2 threads; ratios from this run):", ""]
@@ -269,6 +283,11 @@ def markdown(results: Results) -> str:
                 ok = t[key] >= goal if op == ">=" else t[key] <= goal
                 lines.append(f"- {key.replace('_', ' ')}: {t[key]:,.2f} (target {op} {goal}) {'met' if ok else 'NOT met'}")
     return "\n".join(lines) + "\n"
+
+
+def _spin_label(name: str, value: bool | int | None) -> str:
+    text = spinning_text(value)
+    return name if text == name else f"{name} ({text})"
 
 
 def _environment_lines(results: Results) -> list[str]:

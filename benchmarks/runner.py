@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from fashion_edge.benchmarks import coldstart, fixed_rate, roofline
+from fashion_edge.benchmarks import coldstart, fixed_rate, roofline, spinning
 from fashion_edge.benchmarks.environment import environment
 from fashion_edge.benchmarks.photos import PIXEL_BUDGET, describe, measure_photos
 from fashion_edge.benchmarks.results import ResultEntry, Results
@@ -113,6 +113,7 @@ def run_bench(config: BenchConfig, log: Callable[[str], None] = print) -> Result
     if model is not None:
         entries += _keras_entries(bundle, model, model_path, keras_logits, samples, data, cfg, log)
     photos = _photos(bundle, data.x_test[0], cfg, log)
+    spin = _spinning(bundle, candidates, cfg, log)
     settings = {"quick": cfg.quick, "bare_timing": BARE_TIMING, "runs": cfg.runs, "rounds": cfg.rounds, "keras_predict_runs": cfg.keras_predict_runs,
                 "e2e_runs": cfg.e2e_runs, "cold_start_repeats": cfg.cold_repeats, "throughput_batch": cfg.throughput_batch,
                 "rates_hz": list(cfg.rates), "rate_seconds": cfg.rate_seconds, "min_accuracy": cfg.min_accuracy}
@@ -120,7 +121,7 @@ def run_bench(config: BenchConfig, log: Callable[[str], None] = print) -> Result
     machine = {"cpu": env["cpu"], "arch": env["arch"], "cores": env["cores"], "python": env["python"],
                "versions": env["versions"]}
     return Results(bundle.model, machine, settings, tuple(entries), env, roof.to_json() if roof else None,
-                   tuple(t.to_json() for t in photos))
+                   tuple(t.to_json() for t in photos), spin)
 
 
 def _photos(bundle: Bundle, pixels: np.ndarray, cfg: BenchConfig, log):
@@ -130,6 +131,20 @@ def _photos(bundle: Bundle, pixels: np.ndarray, cfg: BenchConfig, log):
     for line in describe(timings).splitlines():
         log(f"  {line}")
     return timings
+
+
+def _spinning(bundle: Bundle, candidates: list[Candidate], cfg: BenchConfig, log) -> spinning.SpinningStudy | None:
+    """The spinning targets' p50 ratios, timed in turns (benchmarks/spinning.py), when the grid has their entries."""
+    fmt, backend = spinning.subject(), spinning.backend()
+    if not any(c.format == fmt and c.backend == backend and c.options.threads == 2 and c.options.spinning is False
+               for c in candidates):
+        return None
+    start = time.perf_counter()
+    study = spinning.measure(str(bundle.path), fmt, threads=2, blocks=4 if cfg.quick else 40, calls=10 if cfg.quick else 50)
+    log(f"  spinning, paired ({fmt}, 2 threads) in {time.perf_counter() - start:.0f} s: p50 "
+        + ", ".join(f"{k} {v:.1f} us" for k, v in study.p50_us.items()) + "; over on: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in study.ratio_over_on.items()))
+    return study
 
 
 def _keras(bundle: Bundle):

@@ -156,3 +156,29 @@ def test_results_without_the_new_sections_still_read_and_an_entry_below_the_floo
     assert results.failed == [results.results[0]]
     assert results.results[0].rate(10.0).cpu_ms_per_inference == 0.2
     assert "below floor" in markdown(results)
+
+
+def test_spinning_targets_take_their_p50_ratio_from_the_paired_study():
+    """CPU cost from the fixed-rate entries; p50 from the study when the run has one, else from the entries."""
+    rate = [{"hz": 10.0, "p50_us": 1.0, "p99_us": 2.0, "cpu_ms_per_inference": 1.0, "cpu_percent": 1.0, "n": 5}]
+    spun = [{**rate[0], "cpu_ms_per_inference": 40.0}]
+
+    def ort(spin, p50, fixed):
+        stats = {"mean": p50, "p50": p50, "p90": p50, "p99": p50, "min": p50, "max": p50, "n": 5}
+        return _entry(format="onnx-int8", backend="onnxruntime", options={"threads": 2, "spinning": spin},
+                      latency_us=stats, bare_latency_us=stats, fixed_rate=fixed)
+
+    raw = _results(ort(True, 100.0, spun), ort(False, 130.0, rate), ort(200, 120.0, rate))
+    t = targets(Results.from_json(raw))
+    assert t["ort_spinning_off_p50_ratio"] == pytest.approx(1.3) and t["ort_spinning_default_p50_ratio"] == pytest.approx(1.2)
+    study = {"format": "onnx-int8", "threads": 2, "blocks": 40, "calls_per_block": 50,
+             "settings": {"on": True, "off": False, "default": 200},
+             "p50_us": {"on": 100.0, "off": 107.0, "default": 101.0}, "ratio_over_on": {"off": 1.07, "default": 1.01}}
+    paired = Results.from_json({**raw, "spinning": study})
+    assert Results.from_json(paired.to_json()) == paired                      # two-way
+    t = targets(paired)
+    assert t["ort_spinning_off_p50_ratio"] == 1.07 and t["ort_spinning_default_p50_ratio"] == 1.01
+    assert t["ort_spinning_off_cpu_saving_at_10hz"] == pytest.approx(40)
+    assert "blocks' ratios: off 1.070, default 1.010" in markdown(paired)
+    with pytest.raises(BundleError, match=r"spinning\.ratio_over_on\.off"):
+        Results.from_json({**raw, "spinning": {**study, "ratio_over_on": {"off": "fast"}}})
