@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         study = measure(args.bundle, args.format, args.threads, args.blocks, args.calls)
     except FashionEdgeError as exc:     # no bundle, no such format, onnxruntime not installed
         print(f"spinning: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code     # 1 the work failed; 2 a missing extra (onnxruntime)
     print(json.dumps(study.to_json(), ensure_ascii=False))
     return 0
 
