@@ -19,10 +19,12 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Mapping
 
 import numpy as np
 
+from fashion_edge.benchmarks.timing import time_calls
 from fashion_edge.runtime.backends import BACKENDS
 from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.errors import FashionEdgeError
@@ -79,7 +81,6 @@ def measure(bundle: str, fmt: str | None = None, threads: int = 2, blocks: int =
     for clf in clfs.values():
         for _ in range(100):
             clf.predict(frame)
-    clock = time.perf_counter_ns
     block_p50: dict[str, list[float]] = {name: [] for name in clfs}
     every: dict[str, list[float]] = {name: [] for name in clfs}
     names = list(clfs)
@@ -89,11 +90,7 @@ def measure(bundle: str, fmt: str | None = None, threads: int = 2, blocks: int =
             predict = clfs[name].predict
             for _ in range(5):          # the first calls after a pause wake the pool: not timed
                 predict(frame)
-            samples = []
-            for _ in range(calls):
-                start = clock()
-                predict(frame)
-                samples.append((clock() - start) / 1000)
+            samples = [t * 1e6 for t in time_calls(partial(predict, frame), calls)]
             block_p50[name].append(statistics.median(samples))
             every[name] += samples
     on = block_p50["on"]
