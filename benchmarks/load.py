@@ -11,7 +11,7 @@
    (loadgen.py says why wrk measures).
 3. A soak of 20,000+ requests, one in ten malformed, every answer checked, server RSS watched.
 
-Targets (issue 16): server p50 at concurrency 1 <= in-process p50 + 1.0 ms; throughput at
+Targets: server p50 at concurrency 1 <= in-process p50 + 1.0 ms; throughput at
 concurrency 8 >= 1.6x concurrency 1; soak: malformed all 4xx, good all correct, no 5xx, RSS growth
 < 5 MB. The load generator runs on the same cores as the server, as it would on a Pi calling itself.
 Results: serve.json beside the bundle; `render_markdown` turns it into a REPORT.md section.

@@ -3,7 +3,7 @@
 A user classifying a photo waits for decoding and preprocessing, not for the ~100 µs model. The
 yardstick is the time Pillow needs just to decode the same file at full size, measured in the same
 process and interleaved with the end-to-end calls (so machine noise lands on both): a ratio under 1
-means the photo is classified faster than it could even be decoded the naive way. Targets (issue 13):
+means the photo is classified faster than it could even be decoded the naive way. Targets:
 e2e / decode p50 <= 1.5 at 320x320, <= 1.0 at 1280x960, <= 0.5 at 4000x3000.
 
 The photos are Fashion-MNIST test images rendered as phone-like JPEGs (sensor noise, quality 90);

@@ -1,4 +1,4 @@
-"""results.json as types (schema: ARCHITECTURE.md), and the files written beside it.
+"""results.json as types (schema: docs/benchmarks.md), and the files written beside it.
 
 `ResultEntry` and `Results` are the one description of a benchmark run: the runner builds them,
 `to_json` writes them, `from_json` validates a file (a hand-edited or truncated one raises
@@ -192,7 +192,7 @@ def _spinning_entries(results: Results) -> dict[str, ResultEntry | None]:
 
 
 def targets(results: Results) -> dict:
-    """The issue's ratios, measured in this one run: the default format against Keras and the bare
+    """The targets' ratios, measured in this one run: the default format against Keras and the bare
     loop; ONNX Runtime at 2 threads with spinning off, and with the default bounded spin, against on:
     CPU cost from the fixed-rate entries, p50 from the paired study when the run has one (entries are
     timed in slices of their own, which drift apart by more than the 10% that target allows)."""

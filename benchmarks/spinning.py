@@ -1,8 +1,8 @@
 """ONNX Runtime's intra-op spinning, paired: p50 with spinning off and with the runtime's default, each over spinning on.
 
 The bench times each entry in slices of its own (timing.py), and on these machines two slices a few
-seconds apart can differ by more than the 10% the spinning target allows: in one run onnx-int8 with
-the 200 µs spin came out 17% slower than spinning on, two settings that behave alike within a run.
+seconds apart can differ by more than the 10% the spinning target allows (in separate slices onnx-int8
+with the 200 µs spin measured 17% slower than spinning on; paired, the two behave alike).
 Here the settings take turns in short blocks, each going first every other time, and a block starts
 only after a pause long enough for a spinning worker to have gone to sleep, so that one setting's
 spinning thread does not take a core from the next block. The ratio is the median over blocks of

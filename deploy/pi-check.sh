@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prove a bundle on a Raspberry Pi userland: Debian bookworm arm64 (= 64-bit Raspberry Pi OS),
-# emulated with qemu-user, installed the way README's "Raspberry Pi" section tells a user to: the
+# emulated with qemu-user, installed the way docs/raspberry-pi.md tells a user to: the
 # deploy kit (`fashion-edge pack`) copied in and installed with its install.sh (tampered kit refused,
 # install, upgrade, rollback), then doctor and the golden outputs on each Pi's CPU (Cortex-A53, A72,
 # A76), `fashion-edge predict`, and `fashion-edge serve` started as its systemd unit would and asked
@@ -66,7 +66,7 @@ else
 fi
 # Only proc is mounted; never /dev or /sys, so removing $ROOT can never reach the host's files.
 
-# 3. The kit, exactly as README's "Raspberry Pi" section builds it (on the build machine).
+# 3. The kit, exactly as docs/raspberry-pi.md builds it (on the build machine).
 WORK="$ROOT/opt/fashion-edge-check"
 rm -rf "$WORK" && mkdir -p "$WORK"
 DIST=$(mktemp -d)

@@ -13,7 +13,7 @@ answers, keeping any one later layer float changed nothing, keeping the stem flo
 them, at no cost in latency (it is 2% of the MACs) or size. Keeping the first (and last) layer at
 higher precision is the usual practice of low-bit quantization; here it is one candidate among
 the others and the validation split decides. A model whose stem is its only compute layer (the
-seed's linear model) is not offered it: its "int8" file would compute nothing in int8.
+linear model) is not offered it: its "int8" file would compute nothing in int8.
 """
 from __future__ import annotations
 

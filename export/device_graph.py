@@ -55,7 +55,7 @@ def device_graph(model):
 
 
 def _equalize_pixel_weights(model) -> None:
-    """Rescale a dense layer that reads the scaled pixels directly (the seed's linear model) so that
+    """Rescale a dense layer that reads the scaled pixels directly (the linear model) so that
     int8 weight quantization loses less, computing the same function.
 
     Weight quantization gives each output class one step, set by its largest weight. A model on raw

@@ -92,11 +92,11 @@ _FLOAT16 = Gate(0.998, why="float16 weights move logits by ~1e-2: a handful of n
 _INT8 = Gate(0.995, max_accuracy_drop=0.003,
              why="int8 rounding may flip borderline images (<= 50 of 10,000) but must not cost accuracy")
 _LINEAR_INT8 = Gate(0.975, max_accuracy_drop=0.005, why=(
-    "the seed's linear model: its 8-bit output step (~0.27 over a ~70-wide logit range) exceeds many "
+    "the linear model: its 8-bit output step (~0.27 over a ~70-wide logit range) exceeds many "
     "top-2 margins of this near-tie-heavy model; measured 97.8%, not improved by 5k-20k calibration "
     "images or percentile/entropy calibration, while accuracy rises. tflite-int16x8 is its precise int file"))
 _INT16X8 = Gate(0.995, max_accuracy_drop=0.003, why=(
-    "16-bit activations make rounding 256 times finer than int8: the seed's linear model too must keep "
+    "16-bit activations make rounding 256 times finer than int8: the linear model too must keep "
     ">= 99.5% (its int8 file cannot)"))
 _TFLITE_RUNTIME_DYNAMIC = "tflite-runtime 2.14 lacks the FULLY_CONNECTED v12 kernel this file needs"
 

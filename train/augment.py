@@ -14,13 +14,11 @@ from fashion_edge.train.models import TrainingRecipe
 def without_autotune(tf, ds):
     """`ds` with tf.data's autotuning off: its parallelism and buffers are fixed here anyway.
 
-    Why it matters: Keras makes a new iterator every epoch, and destroying one waits for autotune's
-    model thread (`Model::OptimizeLoop`), which sat out a timed wait that the iterator's cancellation
-    did not end. Measured on a 2-core Xeon (TensorFlow 2.21): the whole process idle for 12-20 s at the
-    end of about half the epochs (every thread parked; gdb: the main thread in `~RootDataset::Iterator`,
-    waiting for that thread), so those epochs took 38-50 s instead of 20-28 s. With autotune off there
-    is no model thread to wait for: 30 epochs in 743 s instead of 971 s, the same weights.
-    The batches are the same: autotune only tunes performance knobs, and this pipeline sets them all.
+    Keras makes a new iterator every epoch, and destroying one waits for autotune's model thread
+    (`Model::OptimizeLoop`) to end a timed wait that cancellation does not cut short: with autotune
+    on, the process sits idle for 12-20 s at the end of about half the epochs, so 30 epochs take
+    971 s instead of 743 s (Intel Xeon, 2 cores, TensorFlow 2.21). The weights and batches are the
+    same: autotune only tunes performance knobs, and this pipeline sets them all.
     """
     options = tf.data.Options()
     options.autotune.enabled = False
@@ -37,7 +35,7 @@ def training_data(tf, x: np.ndarray, y: np.ndarray, recipe: TrainingRecipe, seed
 
 
 def validation_data(tf, x: np.ndarray, y: np.ndarray, batch_size: int = 1000):
-    """The held-out images in order, judged after every epoch (as the seed does)."""
+    """The held-out images in order, judged after every epoch."""
     return without_autotune(tf, tf.data.Dataset.from_tensor_slices((x[..., None], y)).batch(batch_size))
 
 

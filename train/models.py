@@ -1,4 +1,4 @@
-"""The model zoo: the seed tutorial's linear model and a small CNN for devices, each with its recipe.
+"""The model zoo: a linear baseline and a small CNN for devices, each with its recipe.
 
 Both take raw 0..255 pixels as NHWC (N, 28, 28, 1) and scale inside the model, so an exported
 integer model can be fed camera-derived uint8 pixels with no float preprocessing on the device.
@@ -16,7 +16,7 @@ NUM_CLASSES = 10
 
 @dataclass(frozen=True)
 class TrainingRecipe:
-    """How a model is trained; the defaults are the seed tutorial's (Adam, nothing else)."""
+    """How a model is trained; the defaults are the linear baseline's (Adam, nothing else)."""
 
     epochs: int
     batch_size: int
@@ -47,7 +47,7 @@ def _keras():
 
 
 def build_linear():
-    """The seed tutorial's model exactly: Flatten + Dense(10) logits (plus input scaling)."""
+    """The linear baseline: Flatten + Dense(10) logits (plus input scaling)."""
     keras = _keras()
     return keras.Sequential(
         [
@@ -90,17 +90,16 @@ def build_edge():
 
 
 _SEED_RECIPE = TrainingRecipe(epochs=10, batch_size=32, learning_rate=1e-3)
-# 30 epochs: measured on a 2-core Intel Xeon (seed 0), 743 s for 93.88% test accuracy, against 93.38%
-# for 20 and 92.85% for 10. (Before train/augment.py turned tf.data's autotune off, a stall at the end
-# of half the epochs made 20 epochs take 656-768 s, and 30 would not have fitted in 15 minutes.) Label
-# smoothing cost accuracy in runs this short, and so did random erasing (p 0.5, 20 epochs: 93.15%;
-# training accuracy fell to validation's).
+# 30 epochs: 743 s for 93.88% test accuracy, against 93.38% for 20 and 92.85% for 10 (seed 0; Intel
+# Xeon, 2 cores). They fit in 15 minutes because train/augment.py turns tf.data's autotune off (with it
+# on, 20 epochs take 656-768 s). Label smoothing cost accuracy in runs this short, and so did random
+# erasing (p 0.5, 20 epochs: 93.15%; training accuracy fell to validation's).
 _EDGE_RECIPE = TrainingRecipe(epochs=30, batch_size=128, learning_rate=3e-3, optimizer="adamw", weight_decay=5e-4,
                               warmup_epochs=1, cosine_decay=True, flip=True, shift=1, ema_momentum=0.998)
 
 MODELS: dict[str, ModelSpec] = {
     "linear": ModelSpec("linear", build_linear, _SEED_RECIPE, TrainingRecipe(epochs=2, batch_size=32, learning_rate=1e-3),
-                        description="seed tutorial: Flatten + Dense(10) logits"),
+                        description="linear baseline: Flatten + Dense(10) logits"),
     "edge": ModelSpec("edge", build_edge, _EDGE_RECIPE,
                       TrainingRecipe(epochs=3, batch_size=128, learning_rate=3e-3, optimizer="adamw", weight_decay=5e-4,
                                      cosine_decay=True, flip=True),
@@ -109,7 +108,7 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def compile_model(model, recipe: TrainingRecipe, steps: int) -> None:
-    """The seed's loss and metric (SparseCategoricalCrossentropy(from_logits=True), accuracy) with the recipe's optimizer."""
+    """The loss and metric (SparseCategoricalCrossentropy(from_logits=True), accuracy) with the recipe's optimizer."""
     keras = _keras()
     lr = recipe.learning_rate
     if recipe.cosine_decay:

@@ -137,7 +137,7 @@ def _fit(tf, model, recipe: TrainingRecipe, split: Split, config: TrainConfig, c
 
 def _logits(model, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     """Test-set logits by plain calls on each worker's own copy of the weights: model.predict under
-    MultiWorkerMirroredStrategy scatters and gathers the batches and returned them out of order."""
+    MultiWorkerMirroredStrategy scatters and gathers the batches and returns them out of order."""
     return np.concatenate([np.asarray(model(images[i:i + batch, ..., None].astype(np.float32), training=False))
                            for i in range(0, len(images), batch)])
 

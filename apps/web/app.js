@@ -1,5 +1,5 @@
 // The page: photo in (file, drop, phone camera app, live camera), preprocessing and the model run
-// here, result out. Also the automation contract (ARCHITECTURE.md, "Web app"):
+// here, result out. Also the automation contract (README.md in this folder, docs/apps.md):
 //
 //   await fashionEdge.ready                  -> {format, formats, runtime, labels}
 //   await fashionEdge.classify(blob)         -> {label_id, label, confidence, probabilities,

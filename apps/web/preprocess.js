@@ -5,7 +5,7 @@
 // after that is ported here, integer for integer, from the Pillow C code the reference calls,
 // because canvas resampling and filters differ from Pillow's and from one browser to another:
 //   alpha onto white    Pillow AlphaComposite.c (scalar path)
-//   trim, background    preprocess.py (_background, _trim)
+//   trim, background    backdrop.py (Backdrop.of_image, Backdrop.trim_box), preprocess.py (_trim)
 //   resize (BOX)        Pillow Resample.c: horizontal then vertical pass, 22-bit fixed point,
 //                       uint8 in between
 //   unsharp mask        Pillow UnsharpMask.c + BoxBlur.c (Gaussian as 3 extended box blurs)
@@ -174,7 +174,7 @@ function resizeColumns(rgb, width, height, outHeight) {     // vertical pass: ea
  * Image.resize(size, BOX) for RGB: area averaging, Pillow's fixed-point arithmetic. The passes
  * round to uint8 in between, so their order matters (by one level, here and there): Pillow 13
  * runs the vertical pass first when the height loses more than twice as many pixels as the width
- * (found by comparing both orders with Pillow on thousands of random sizes), older Pillow always
+ * (checked against Pillow on thousands of random sizes), older Pillow always
  * horizontal first.
  */
 export function boxResize(rgb, width, height, outWidth, outHeight) {

@@ -67,7 +67,7 @@ BACKENDS: Mapping[str, BackendSpec] = MappingProxyType({b.name: b for b in (
     BackendSpec("onnxruntime", "onnxruntime", "onnx", ("onnx", "ort"),
                 "fashion_edge.runtime.backends.onnx:OnnxRuntimeBackend", ("threads", "spinning"),
                 # spinning 200 µs: at 2 threads the p50 of spinning on (off: +10-19%), and 1.3-1.7 ms of
-                # CPU per inference at 10 Hz instead of spinning on's ~60 ms (README, engine options)
+                # CPU per inference at 10 Hz instead of spinning on's ~60 ms (docs/formats.md)
                 EngineOptions(threads=1, spinning=200),
                 summary="ONNX Runtime (CPU execution provider); also loads ORT-format files"),
     BackendSpec("onnx-reference", "onnx", "onnx-reference", ("onnx",),

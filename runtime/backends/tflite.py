@@ -29,7 +29,7 @@ def _has_binding(interpreter) -> bool:
     The public methods are Python frames around it; invoke() adds a check (`_ensure_safe`, a count
     of references to the binding) that no numpy view from `tensor()` outlives a reallocation. This
     backend creates no such views, so the check cannot fire, and skipping the frames saves about a
-    microsecond per call (README: the hot path). The binding is looked up on each call, never held:
+    microsecond per call (docs/benchmarks.md). The binding is looked up on each call, never held:
     a held reference would itself trip that count in the public methods. A release without it gets
     the public methods.
     """

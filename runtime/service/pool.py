@@ -8,9 +8,9 @@ awaits a future: it never blocks on inference.
 
 A job goes to the worker that became idle last, not to whichever a shared queue wakes. At low
 concurrency one worker then takes every request, with its interpreter's memory and its core's
-caches as the previous request left them. Taking turns, each worker slept through the other's
-request and started cold (measured on the 2-core test machine: a prediction after a 2 ms idle gap
-is 0.1-0.2 ms slower than back to back; the service's p50 at concurrency 1 fell 0.12-0.20 ms).
+caches as the previous request left them. Taking turns, each worker would sleep through the other's
+request and start cold (2-core test machine: a prediction after a 2 ms idle gap is 0.1-0.2 ms slower
+than back to back; the last-idle choice lowers the service's p50 at concurrency 1 by 0.12-0.20 ms).
 Jobs that find every worker busy wait in a backlog that a worker drains itself when it finishes,
 with no round trip through the event loop, so saturated throughput is as with one shared queue.
 
