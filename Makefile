@@ -1,4 +1,5 @@
-# Two commands: `make demo` (train, export, verify, benchmark -> artifacts/REPORT.md) and `make test`.
+# Two commands: `make demo` (train, export, verify, benchmark -> artifacts/REPORT.md) and `make test`;
+# `make test-fast` while working (no TensorFlow, no training).
 # Both work on a fresh Debian machine: they create .venv and install the Debian data package.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -10,7 +11,7 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXTRAS := train,export,litert,onnx,serve,dev
 
-.PHONY: demo test data install clean pi-check kit serve-study web chromium
+.PHONY: demo test test-fast tiny-bundles data install clean pi-check kit serve-study web chromium
 
 demo: web install data chromium
 	$(FE) train --model linear --out $(ARTIFACTS)
@@ -36,6 +37,16 @@ test: web install data chromium
 	$(BIN)/pytest --durations=15
 	other=$$($(BIN)/python tests/onednn_other.py 2>/dev/null) && echo "numeric rerun with TF_ENABLE_ONEDNN_OPTS=$$other" && \
 	  TF_ENABLE_ONEDNN_OPTS=$$other $(BIN)/pytest -m numeric --durations=5
+
+# The fast tier: every test not marked slow, on the tiny bundles committed under tests/data. It fails if
+# TensorFlow was imported (tests/conftest.py).
+test-fast: web install data
+	FASHION_EDGE_TEST_TIER=fast $(BIN)/pytest -m "not slow" -p no:cacheprovider --durations=5
+
+# Re-export the tiny bundles after an exporter change (tests/test_tiny_bundles.py says when); --retrain
+# (by hand) retrains their models too.
+tiny-bundles: install data
+	$(BIN)/python tests/data/make_bundles.py
 
 # Debian's dataset-fashion-mnist: the real data, no download from a dataset URL at run time.
 data: $(DATA_DIR)/t10k-labels-idx1-ubyte.gz
@@ -88,7 +99,7 @@ pi-check: install data $(PI_ARTIFACTS)/edge/model.keras
 $(PI_ARTIFACTS)/edge/model.keras: train/models.py train/trainer.py
 	$(FE) train --model edge --quick --epochs 1 --out $(PI_ARTIFACTS)
 
-# The Raspberry Pi deploy kit for the edge model (README, "Raspberry Pi").
+# The Raspberry Pi deploy kit for the edge model (docs/raspberry-pi.md).
 kit: install
 	$(FE) pack $(ARTIFACTS)/edge/bundle --out $(ARTIFACTS)/dist
 

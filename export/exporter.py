@@ -52,6 +52,8 @@ class ExportConfig:
     data_dir: Path | None = None
     # Studies only: write the bundle even when the gate fails (failures stay recorded in the manifest).
     enforce_gate: bool = True
+    # golden.json's preprocessing vectors and their photos (~0.5 MB): for apps porting the preprocessing.
+    preprocessing_vectors: bool = True
     # Testing hook: replaces the calibration pool (e.g. with wrong data, to prove the gate bites).
     calibration_override: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -93,8 +95,9 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
         manifest = _manifest(model, model_dir.name, ctx, reference, entries, config)
         if config.enforce_gate:
             _gate(manifest)
-        vectors = preprocessing_vectors.build(data.x_test)
-        manifest = _write(stage, manifest, _golden(reference, outputs, vectors.vectors), vectors.files)
+        vectors = preprocessing_vectors.build(data.x_test) if config.preprocessing_vectors else None
+        manifest = _write(stage, manifest, _golden(reference, outputs, vectors and vectors.vectors),
+                          vectors.files if vectors else {})
     return ExportResult(model_dir / "bundle", manifest)
 
 
@@ -184,7 +187,7 @@ def _manifest(model, name: str, ctx: BuildContext, reference: Reference, entries
         versions=library_versions(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def _golden(reference: Reference, outputs: dict[str, GoldenOutput], vectors: PreprocessingVectors) -> Golden:
+def _golden(reference: Reference, outputs: dict[str, GoldenOutput], vectors: PreprocessingVectors | None) -> Golden:
     return Golden(PREPROCESSING_ID, reference.test[:GOLDEN_IMAGES, ..., 0], tuple(int(y) for y in reference.labels[:GOLDEN_IMAGES]),
                   reference.keras_logits[:GOLDEN_IMAGES], outputs, vectors)
 

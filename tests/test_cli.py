@@ -42,6 +42,7 @@ def test_unknown_flag_is_a_usage_error():
     assert "--frobnicate" in one_line(result.stderr)
 
 
+@pytest.mark.slow   # `train` loads TensorFlow (5 s) before it looks at data or --out
 def test_missing_data_is_one_line_naming_the_ways_to_get_it(tmp_path):
     result = run("train", "--model", "linear", "--data", str(tmp_path), "--out", str(tmp_path / "out"))
     assert result.returncode == 1
@@ -50,6 +51,7 @@ def test_missing_data_is_one_line_naming_the_ways_to_get_it(tmp_path):
     assert not (tmp_path / "out" / "linear").exists()
 
 
+@pytest.mark.slow   # `train` loads TensorFlow (5 s) before it looks at data or --out
 def test_corrupt_gz_is_one_line(data, tmp_path):
     import shutil
 
@@ -63,6 +65,7 @@ def test_corrupt_gz_is_one_line(data, tmp_path):
     assert "t10k-labels" in one_line(result.stderr)
 
 
+@pytest.mark.slow   # `train` loads TensorFlow (5 s) before it looks at data or --out
 def test_unwritable_out_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -96,19 +99,19 @@ def test_a_broken_manifest_is_one_line_for_every_command_that_reads_it(command, 
 
 @pytest.mark.parametrize("flag, message", [("fast", "use on, off or a number of microseconds"),
                                            ("5", "spinning must be on (True), off (False) or the longest spin")])
-def test_a_bad_spinning_setting_is_one_line(flag, message, linear_bundle, data, tmp_path):
+def test_a_bad_spinning_setting_is_one_line(flag, message, tiny_bundle, data, tmp_path):
     image = tmp_path / "shirt.png"
     Image.fromarray(data.x_test[0]).save(image)
-    result = run("predict", str(image), "--bundle", str(linear_bundle.bundle), "--format", "onnx-int8",
+    result = run("predict", str(image), "--bundle", str(tiny_bundle), "--format", "onnx-int8",
                  "--spinning", flag)
     assert result.returncode == 2
     assert message in one_line(result.stderr)
 
 
-def test_predict_takes_a_spin_limit(linear_bundle, data, tmp_path):
+def test_predict_takes_a_spin_limit(tiny_bundle, data, tmp_path):
     image = tmp_path / "shirt.png"
     Image.fromarray(data.x_test[0]).save(image)
-    result = run("predict", str(image), "--bundle", str(linear_bundle.bundle), "--format", "onnx-int8",
+    result = run("predict", str(image), "--bundle", str(tiny_bundle), "--format", "onnx-int8",
                  "--threads", "2", "--spinning", "150us", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)

@@ -33,3 +33,17 @@ def test_wheel_metadata_keeps_heavy_libraries_in_extras(wheel):
     assert {"train", "export", "litert", "onnx", "tflite"} <= extras
     assert "fashion-edge = fashion_edge.cli.main:main" in zipfile.ZipFile(wheel).read(
         next(n for n in zipfile.ZipFile(wheel).namelist() if n.endswith("entry_points.txt"))).decode()
+
+
+def test_the_build_says_nothing_alarming(wheel_build):
+    """Every folder of data is declared (setuptools would warn "Package would be ignored" otherwise)."""
+    _, log = wheel_build
+    for alarm in ("would be ignored", "is absent from the `packages` configuration", "SetuptoolsDeprecationWarning"):
+        assert alarm not in log, next(line for line in log.splitlines() if alarm in line)
+
+
+def test_data_folders_ship_in_the_wheel(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(n.startswith("fashion_edge/benchmarks/roofline/") and n.endswith(".tflite") for n in names)
+    assert "fashion_edge/webapp/vendor/files.json" in names
+    assert "fashion_edge/deploy/install.sh" in names

@@ -4,7 +4,8 @@ A dataset image is a bright garment on black; a photo is a dark garment on a lig
 bigger, off-centre, compressed. `render` turns the first into the second in the ways phones and
 shops produce them (JPEG/PNG, RGBA cut-outs, greyscale, palette, 16-bit, EXIF-rotated, off-white
 backdrops); `preprocessing_cases` writes a set of them with the shape of golden.json's
-`preprocessing_vectors`; `y4m` writes frames as the raw video Chromium's fake camera plays.
+`preprocessing_vectors`; `y4m` writes frames as the raw video Chromium's fake camera plays;
+`random_rgba` makes raw pictures of every size for checking the JavaScript port pixel for pixel.
 """
 from __future__ import annotations
 
@@ -31,6 +32,32 @@ def _scene(image28: np.ndarray, rng: np.random.Generator, backdrop=(255, 255, 25
     mask[top:top + side, left:left + side] = ink
     canvas = np.asarray(backdrop, np.float32) * (1 - mask[..., None])   # dark garment: the dataset negated
     return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), mask
+
+
+def random_rgba(n: int = 150, seed: int = 17) -> tuple[list[list], list]:
+    """`n` raw RGBA pictures (1..259 px a side, a rectangle of noise on a backdrop, some with random alpha) as
+    [base64 RGBA, width, height], and what Python's `preprocess` makes of each (its error's type name if
+    it refuses one, as it does a blank picture)."""
+    import base64
+
+    rng = np.random.default_rng(seed)
+    cases, expected = [], []
+    for i in range(n):
+        height, width = int(rng.integers(1, 260)), int(rng.integers(1, 260))
+        backdrop = rng.integers(0, 256, 3) if i % 3 == 0 else rng.integers(200, 256, 3)
+        rgba = np.empty((height, width, 4), np.uint8)
+        rgba[..., :3], rgba[..., 3] = backdrop, 255
+        y0, x0 = int(rng.integers(0, height)), int(rng.integers(0, width))
+        y1, x1 = int(rng.integers(y0, height)) + 1, int(rng.integers(x0, width)) + 1
+        rgba[y0:y1, x0:x1, :3] = rng.integers(0, 256, (y1 - y0, x1 - x0, 3))
+        if i % 4 == 0:
+            rgba[..., 3] = rng.integers(0, 256, (height, width))
+        try:
+            expected.append(preprocess(Image.fromarray(rgba, "RGBA")).ravel().tolist())
+        except Exception as exc:  # noqa: BLE001 - a blank picture: both must refuse it
+            expected.append(type(exc).__name__)
+        cases.append([base64.b64encode(rgba.tobytes()).decode(), width, height])
+    return cases, expected
 
 
 def render(image28: np.ndarray, kind: str, seed: int) -> tuple[bytes, dict]:

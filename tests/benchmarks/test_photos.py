@@ -7,11 +7,10 @@ import pytest
 from fashion_edge.benchmarks.photos import TARGETS, describe, measure_photos
 from fashion_edge.runtime import Classifier
 
-pytestmark = pytest.mark.slow
 
 
-def test_measure_photos_reports_e2e_beside_decode_for_each_photo_size(edge_bundle, data):
-    timings = measure_photos(Classifier(edge_bundle.bundle, threads=1), data.x_test[0], rounds=2,
+def test_measure_photos_reports_e2e_beside_decode_for_each_photo_size(tiny_bundle, data):
+    timings = measure_photos(Classifier(tiny_bundle, threads=1), data.x_test[0], rounds=2,
                              pixel_budget=30_000_000)
     assert [t.case.name for t in timings] == ["jpeg-320x320", "jpeg-1280x960", "jpeg-4000x3000", "frame-640x480"]
     for t in timings:

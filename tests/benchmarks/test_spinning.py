@@ -3,8 +3,8 @@
 from fashion_edge.benchmarks import spinning
 
 
-def test_paired_study_times_every_setting_in_every_block(edge_bundle):
-    study = spinning.measure(str(edge_bundle.bundle), "onnx-int8", threads=2, blocks=4, calls=10, settle_s=0.01)
+def test_paired_study_times_every_setting_in_every_block(tiny_bundle):
+    study = spinning.measure(str(tiny_bundle), "onnx-int8", threads=2, blocks=4, calls=10, settle_s=0.01)
     assert set(study.p50_us) == set(spinning.settings()) == {"on", "off", "default"}
     assert set(study.ratio_over_on) == {"off", "default"}
     assert all(v > 0 for v in study.p50_us.values()) and all(v > 0 for v in study.ratio_over_on.values())

@@ -20,8 +20,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def kit(edge_bundle, wheel, tmp_path_factory):
-    return pack(edge_bundle.bundle, out=tmp_path_factory.mktemp("dist"), wheel=wheel, log=lambda _: None)
+def kit(tiny_bundle, wheel, tmp_path_factory):
+    return pack(tiny_bundle, out=tmp_path_factory.mktemp("dist"), wheel=wheel, log=lambda _: None)
 
 
 def _unpack(archive: Path, into: Path) -> Path:
@@ -31,8 +31,8 @@ def _unpack(archive: Path, into: Path) -> Path:
     return root
 
 
-def test_the_kit_holds_wheel_bundle_unit_and_installer_all_checksummed(kit, edge_bundle, tmp_path):
-    assert kit.path.name == "fashion-edge-edge-pi.tar.gz" and kit.bytes < 50e6
+def test_the_kit_holds_wheel_bundle_unit_and_installer_all_checksummed(kit, tiny_bundle, tmp_path):
+    assert kit.path.name == "fashion-edge-tiny-cnn-pi.tar.gz" and kit.bytes < 50e6
     root = _unpack(kit.path, tmp_path)
     names = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
     assert {"install.sh", "SHA256SUMS", "KIT.json", "fashion-edge.service", "bundle/manifest.json",
@@ -42,18 +42,18 @@ def test_the_kit_holds_wheel_bundle_unit_and_installer_all_checksummed(kit, edge
     for name, digest in sums.items():
         assert hashlib.sha256((root / name).read_bytes()).hexdigest() == digest, name
     assert os.access(root / "install.sh", os.X_OK)
-    assert (root / "bundle" / "int8.tflite").read_bytes() == (edge_bundle.bundle / "int8.tflite").read_bytes()
+    assert (root / "bundle" / "int8.tflite").read_bytes() == (tiny_bundle / "int8.tflite").read_bytes()
     # each device extra gets a format its backend runs: the unit and install.sh's hints use it
     kit_json = json.loads((root / "KIT.json").read_text())
     assert kit_json["extra"] == "litert"
     assert kit_json["format_for_extra"] == {"litert": "tflite-int8", "onnx": "onnx-int8"}
 
 
-def test_pack_refuses_a_tampered_bundle_an_unknown_extra_and_a_non_project_source(edge_bundle, wheel, tmp_path):
+def test_pack_refuses_a_tampered_bundle_an_unknown_extra_and_a_non_project_source(tiny_bundle, wheel, tmp_path):
     import shutil
 
     bad = tmp_path / "bundle"
-    shutil.copytree(edge_bundle.bundle, bad)
+    shutil.copytree(tiny_bundle, bad)
     blob = bytearray((bad / "int8.tflite").read_bytes())
     blob[200] ^= 1
     (bad / "int8.tflite").write_bytes(bytes(blob))
@@ -61,9 +61,9 @@ def test_pack_refuses_a_tampered_bundle_an_unknown_extra_and_a_non_project_sourc
         pack(bad, out=tmp_path / "dist", wheel=wheel, log=lambda _: None)
     assert not (tmp_path / "dist").exists() or not list((tmp_path / "dist").iterdir())
     with pytest.raises(UsageError, match="--extra"):
-        pack(edge_bundle.bundle, extra="tensorrt", out=tmp_path / "dist", wheel=wheel)
+        pack(tiny_bundle, extra="tensorrt", out=tmp_path / "dist", wheel=wheel)
     with pytest.raises(PackError, match="source tree"):
-        pack(edge_bundle.bundle, out=tmp_path / "dist", source=tmp_path, log=lambda _: None)
+        pack(tiny_bundle, out=tmp_path / "dist", source=tmp_path, log=lambda _: None)
 
 
 def _install(root: Path, prefix: Path, *args: str) -> subprocess.CompletedProcess:

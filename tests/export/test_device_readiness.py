@@ -12,16 +12,15 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
 
-from fashion_edge.export import onnx_export  # noqa: E402
-from fashion_edge.export.device_checks import onnx_report, tflite_report  # noqa: E402
-from fashion_edge.runtime.backends import open_backend  # noqa: E402
-from fashion_edge.runtime.backends.onnx import int8_kernels_saturate  # noqa: E402
-from fashion_edge.runtime.bundle import Bundle  # noqa: E402
-from fashion_edge.runtime.formats import FORMATS  # noqa: E402
-from fashion_edge.runtime.preprocess import as_batch  # noqa: E402
-from fashion_edge.runtime.session import Session  # noqa: E402
+from fashion_edge.export import onnx_export
+from fashion_edge.export.device_checks import onnx_report, tflite_report
+from fashion_edge.runtime.backends import open_backend
+from fashion_edge.runtime.backends.onnx import int8_kernels_saturate
+from fashion_edge.runtime.bundle import Bundle
+from fashion_edge.runtime.formats import FORMATS
+from fashion_edge.runtime.preprocess import as_batch
+from fashion_edge.runtime.session import Session
 
 pytestmark = pytest.mark.slow
 

@@ -7,15 +7,14 @@ import hashlib
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow")
 
-from fashion_edge.export import onnx_export, tflite_export  # noqa: E402
-from fashion_edge.export.exporter import ExportConfig, ParityError, export  # noqa: E402
-from fashion_edge.runtime.backends import choose_backend, open_backend  # noqa: E402
-from fashion_edge.runtime.bundle import Bundle  # noqa: E402
-from fashion_edge.runtime.formats import FORMATS  # noqa: E402
-from fashion_edge.runtime.preprocess import as_batch  # noqa: E402
-from fashion_edge.runtime.session import Session  # noqa: E402
+from fashion_edge.export import onnx_export, tflite_export
+from fashion_edge.export.exporter import ExportConfig, ParityError, export
+from fashion_edge.runtime.backends import choose_backend, open_backend
+from fashion_edge.runtime.bundle import Bundle
+from fashion_edge.runtime.formats import FORMATS
+from fashion_edge.runtime.preprocess import as_batch
+from fashion_edge.runtime.session import Session
 
 pytestmark = [pytest.mark.slow, pytest.mark.numeric]
 

@@ -13,7 +13,6 @@ import pytest
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import BundleError
 
-pytest.importorskip("tensorflow")
 pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-m", "fashion_edge.cli"]

@@ -15,7 +15,7 @@ SPLIT_STEM = next(r for r in INT16X8_RECIPES if r.split_stem)
 
 def _model(conv: bool):
     """A conv + batch norm (with trained-looking statistics) + ReLU6 stem, pooling and a Dense(10) whose
-    weights int8 holds exactly, so that the stem's are the only weights 16x8 rounds; or the seed's linear model."""
+    weights int8 holds exactly, so that the stem's are the only weights 16x8 rounds; or the linear model."""
     import keras
 
     keras.utils.set_random_seed(0)

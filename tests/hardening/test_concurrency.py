@@ -8,16 +8,15 @@ import pytest
 from fashion_edge.runtime import Classifier
 from fashion_edge.runtime.backends import available_backends
 
-pytestmark = pytest.mark.slow
 
 THREADS, CALLS = 8, 2000
 
 
 @pytest.mark.parametrize("fmt", ["tflite-int8", "tflite-float32", "onnx-int8", "onnx-float32", "ort-int8"])
-def test_eight_threads_match_serial_results(fmt, edge_bundle, data):
+def test_eight_threads_match_serial_results(fmt, tiny_bundle, data):
     for backend in available_backends(fmt):
         calls = CALLS if backend != "onnx-reference" else 20
-        clf = Classifier(edge_bundle.bundle, format=fmt, backend=backend)
+        clf = Classifier(tiny_bundle, format=fmt, backend=backend)
         images = data.x_test[:calls]
         serial = [clf.predict(x).label_id for x in images]
         results, errors = {}, []

@@ -13,7 +13,6 @@ from PIL import Image
 from fashion_edge.runtime import Classifier, FashionEdgeError, Prediction
 from fashion_edge.runtime.preprocess import preprocess
 
-pytestmark = pytest.mark.slow
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
 DTYPES = st.sampled_from([np.uint8, np.uint16, np.int8, np.int32, np.int64, np.float16, np.float32,
@@ -24,8 +23,8 @@ HEADERS = st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff\xe0\x00\x10
 
 
 @pytest.fixture(scope="module")
-def clf(edge_bundle):
-    return Classifier(edge_bundle.bundle)
+def clf(tiny_bundle):
+    return Classifier(tiny_bundle)
 
 
 def _outcome(call):

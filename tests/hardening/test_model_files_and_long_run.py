@@ -14,26 +14,26 @@ from fashion_edge.benchmarks.reliability import fuzz_model, long_run
 from fashion_edge.runtime import Classifier
 from fashion_edge.runtime.backends import available_backends
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("fmt", ["tflite-int8", "tflite-float32", "onnx-int8", "onnx-float32", "ort-int8"])
-def test_truncated_and_corrupted_model_files_never_crash(fmt, edge_bundle):
+def test_truncated_and_corrupted_model_files_never_crash(fmt, tiny_bundle):
     from fashion_edge.runtime.bundle import Bundle
 
-    blob = Bundle.load(edge_bundle.bundle).read_model(fmt)
+    blob = Bundle.load(tiny_bundle).read_model(fmt)
     for backend in available_backends(fmt):
         result = fuzz_model(blob, backend, n=24 if backend != "onnx-reference" else 8, seed=1)
         assert result["crashes"] == 0, (fmt, backend, result)
         assert not any(k.startswith("untyped") for k in result["outcomes"]), (fmt, backend, result)
 
 
-def test_short_long_run_does_not_grow_memory(edge_bundle, data):
-    clf = Classifier(edge_bundle.bundle)
+def test_short_long_run_does_not_grow_memory(tiny_bundle, data):
+    clf = Classifier(tiny_bundle)
     run = long_run(clf, data.x_test[:500], n=20_000, warmup=2_000)
     assert run["growth_mb"] < 2.0, run
 
 
+@pytest.mark.slow
 def test_killed_training_keeps_previous_artifacts_and_a_rerun_succeeds(trained_linear, tmp_path):
     out = tmp_path / "artifacts"
     shutil.copytree(trained_linear.model_dir, out / "linear")

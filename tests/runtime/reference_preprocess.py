@@ -5,8 +5,8 @@ decoded photo goes through float32 numpy (corner median, per-pixel trim, crop), 
 resize, UnsharpMask(1.0, 50, 0), paste, invert and off-white stretch. Loading (full-size decode, EXIF
 orientation, modes to RGB) is copied too, so a change to the runtime's loading cannot move the
 yardstick. One deliberate change: the
-28x28 shortcut uses the one dark-background rule (median luma of the corners, issue 12) instead of
-the old mean of the corners, so this reference and the shipped code disagree only through speed.
+28x28 shortcut uses the one dark-background rule (median luma of the corners) rather than a mean of
+the corners, so this reference and the shipped code disagree only through speed.
 
 Slow on purpose (~850 ms for a 12 MP JPEG): do not import it outside tests.
 """

@@ -26,7 +26,7 @@ def _pip(env_dir: Path, *args: str) -> None:
 
 
 @pytest.mark.parametrize("extra", sorted(EXTRAS))
-def test_runtime_in_a_venv_with_only_one_backend(extra, wheel, edge_bundle, data):
+def test_runtime_in_a_venv_with_only_one_backend(extra, wheel, tiny_bundle, data):
     env_dir = REPO / ".venv-device" / extra
     stamp = env_dir / ".deps-installed"
     if not stamp.exists():
@@ -34,7 +34,7 @@ def test_runtime_in_a_venv_with_only_one_backend(extra, wheel, edge_bundle, data
         _pip(env_dir, f"{wheel}[{extra}]", "pytest")
         stamp.write_text("ok")
     _pip(env_dir, "--no-deps", "--force-reinstall", str(wheel))
-    env = {**os.environ, "FASHION_EDGE_BUNDLE": str(edge_bundle.bundle), "FASHION_EDGE_BACKEND": EXTRAS[extra],
+    env = {**os.environ, "FASHION_EDGE_BUNDLE": str(tiny_bundle), "FASHION_EDGE_BACKEND": EXTRAS[extra],
            "FASHION_MNIST_DIR": data.source}
     env.pop("PYTHONPATH", None)
     result = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",

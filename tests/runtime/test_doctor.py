@@ -13,7 +13,6 @@ from bundle_edits import disagreeing_copy, trimmed_copy
 from fashion_edge.runtime.backends import BACKENDS
 from fashion_edge.runtime.bundle import Bundle
 
-pytestmark = pytest.mark.slow
 
 # Imported in place of the real backend, this kills its own process the way a wheel built for a
 # newer CPU does: SIGILL, before Python can raise anything (no core file left behind).
@@ -25,8 +24,8 @@ SMALL = ("tflite-int8", "onnx-int8")   # one file per backend family: fewer pair
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(edge_bundle) -> Path:
-    return Path(edge_bundle.bundle)
+def bundle_dir(tiny_bundle) -> Path:
+    return tiny_bundle
 
 
 def doctor(*args: str, crash: tuple[str, ...] = (), tmp_path: Path) -> subprocess.CompletedProcess:

@@ -65,7 +65,7 @@ def _cpu_ms_per_inference(clf: Classifier, pixels: np.ndarray, hz: float, count:
     return (time.process_time() - start) * 1000 / count
 
 
-def test_a_bounded_spin_gives_the_same_answers_and_frees_the_cores_between_frames(edge_bundle, data):
+def test_a_bounded_spin_gives_the_same_answers_and_frees_the_cores_between_frames(tiny_bundle, data):
     """At 2 threads, spinning on keeps a worker busy-waiting through each 50 ms gap for as long as
     ONNX Runtime's full spin lasts (~1M pause instructions: 3 ms on old x86, tens of ms on newer).
     Measured here, CPU per inference at 20 Hz: ~52 ms on, ~1.8 ms with a 200 µs limit, ~1.2 ms off.
@@ -78,7 +78,7 @@ def test_a_bounded_spin_gives_the_same_answers_and_frees_the_cores_between_frame
         pytest.skip(f"onnxruntime {ort.__version__} has no spin limit")
     pixels, cost, answers = data.x_test[:8], {}, {}
     for name, spinning in (("brief", 200), ("off", False), ("on", True)):
-        clf = Classifier(edge_bundle.bundle, format="onnx-int8", threads=2, spinning=spinning)
+        clf = Classifier(tiny_bundle, format="onnx-int8", threads=2, spinning=spinning)
         answers[name] = [clf.predict(p).probabilities for p in pixels]
         cost[name] = _cpu_ms_per_inference(clf, pixels[0], hz=20, count=20)
         del clf

@@ -9,7 +9,6 @@ import sys
 import pytest
 from PIL import Image
 
-pytestmark = pytest.mark.slow
 
 
 def run(*args):
@@ -29,9 +28,9 @@ def images(tmp_path_factory, data):
     return paths, str(bad)
 
 
-def test_predict_json_prints_one_object_per_image(edge_bundle, images):
+def test_predict_json_prints_one_object_per_image(tiny_bundle, images):
     paths, _ = images
-    result = run("predict", *paths, "--bundle", str(edge_bundle.bundle), "--json")
+    result = run("predict", *paths, "--bundle", str(tiny_bundle), "--json")
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["path"] for r in records] == paths
@@ -40,18 +39,18 @@ def test_predict_json_prints_one_object_per_image(edge_bundle, images):
         assert r["format"] == "tflite-int8" and r["backend"] == "litert"
 
 
-def test_one_bad_image_is_reported_and_the_others_still_predicted(edge_bundle, images):
+def test_one_bad_image_is_reported_and_the_others_still_predicted(tiny_bundle, images):
     paths, bad = images
-    result = run("predict", paths[0], bad, paths[1], "--bundle", str(edge_bundle.bundle), "--json")
+    result = run("predict", paths[0], bad, paths[1], "--bundle", str(tiny_bundle), "--json")
     assert result.returncode == 1
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [("error" in r) for r in records] == [False, True, False]
     assert records[1]["path"] == bad
 
 
-def test_plain_output_and_one_line_errors(edge_bundle, images):
+def test_plain_output_and_one_line_errors(tiny_bundle, images):
     paths, bad = images
-    result = run("predict", paths[0], bad, "--bundle", str(edge_bundle.bundle), "--format", "onnx-int8")
+    result = run("predict", paths[0], bad, "--bundle", str(tiny_bundle), "--format", "onnx-int8")
     assert result.returncode == 1
     assert result.stdout.startswith(paths[0] + ": ")
     assert result.stderr.count("\n") == 1 and "broken.jpg" in result.stderr
@@ -62,8 +61,8 @@ def test_missing_bundle_is_one_line(tmp_path, images):
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "manifest.json" in result.stderr
 
 
-def test_info_lists_formats_and_backends(edge_bundle):
-    result = run("info", str(edge_bundle.bundle))
+def test_info_lists_formats_and_backends(tiny_bundle):
+    result = run("info", str(tiny_bundle))
     assert result.returncode == 0, result.stderr
     for name in ("tflite-int8", "onnx-float32", "ort-int8", "litert", "onnxruntime", "fashion-mnist-v1"):
         assert name in result.stdout
@@ -74,9 +73,9 @@ def test_info_lists_formats_and_backends(edge_bundle):
     assert "tflite-int8" in calibration and "onnx-int8" in calibration and "validation" in calibration
 
 
-def test_info_names_the_field_of_a_hand_edited_manifest_in_one_line(edge_bundle, tmp_path):
+def test_info_names_the_field_of_a_hand_edited_manifest_in_one_line(tiny_bundle, tmp_path):
     bundle = tmp_path / "bundle"
-    shutil.copytree(edge_bundle.bundle, bundle)
+    shutil.copytree(tiny_bundle, bundle)
     manifest = json.loads((bundle / "manifest.json").read_text())
     del manifest["formats"]["tflite-int8"]["device"]  # optional: an older export without accelerator checks
     (bundle / "manifest.json").write_text(json.dumps(manifest))

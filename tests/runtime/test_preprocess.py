@@ -136,8 +136,8 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 
 
 def frames_where_mean_and_median_of_corners_disagree(data) -> list[np.ndarray]:
-    """28x28 frames on which the old array shortcut (mean of corners < 128) and the file path
-    (median luma of corners < 128) used to disagree, plus plain dataset frames."""
+    """28x28 frames on which a mean-of-corners rule and the median-luma rule (the one the runtime uses)
+    would disagree, plus plain dataset frames."""
     frames = [x.copy() for x in data.x_test[:20]]
     for corners in ([100, 120, 130, 255], [0, 130, 140, 150], [127, 127, 128, 128], [128, 128, 127, 255]):
         frame = data.x_test[30].copy()

@@ -7,7 +7,7 @@ backdrops; large and small garments; with and without sensor noise):
 - median per-picture mean |difference| <= 2 grey levels (of 255), and
 - top-1 agreement >= 98% through a real Classifier.
 
-Why these bounds (issue 13): a picture decoded in full is processed exactly as the reference does
+Why these bounds: a picture decoded in full is processed exactly as the reference does
 (difference 0). One decoded at 1/2..1/8 differs through its trim box, placed to a source pixel or
 two inside the reduced blocks, and through resampling from block means. The reference itself is that
 sensitive: its BOX resize assigns whole source pixels to output pixels, so moving the box by one

@@ -33,7 +33,6 @@ def test_quantized_files_inherit_their_calibration_from_the_file_they_were_made_
 
 
 def test_every_converter_key_is_registered_in_the_exporter():
-    pytest.importorskip("tensorflow")
     from fashion_edge.export.converters import CONVERTERS
 
     assert {f.converter for f in FORMATS.values()} <= set(CONVERTERS)

@@ -13,12 +13,11 @@ from fashion_edge.runtime.backends import available_backends
 from fashion_edge.runtime.errors import SelfCheckError
 from fashion_edge.runtime.selfcheck import measure
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def bundle_dir(edge_bundle) -> Path:
-    return Path(edge_bundle.bundle)
+def bundle_dir(tiny_bundle) -> Path:
+    return tiny_bundle
 
 
 def test_off_by_default_and_passing_on_every_installed_pair(bundle_dir):

@@ -1,28 +1,50 @@
-"""Fixtures for the service tests (helpers in serving.py)."""
+"""Fixtures for the service tests (helpers in serving.py).
+
+`start_server` and the modules' `server` fixtures come in two kinds: in-process (the fast tier) and
+a real `fashion-edge serve` process on a port (slow). A test that needs a socket of its own (raw
+HTTP, signals, a full queue) asks for `process_server` instead.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from serving import Server, jpeg
+from serving import InProcess, Server, jpeg
+
+pytest.importorskip("fastapi")
+KINDS = [pytest.param(InProcess, id="in-process"), pytest.param(Server, id="process", marks=pytest.mark.slow)]
 
 
 @pytest.fixture(scope="session")
-def bundle_dir(edge_bundle) -> Path:
-    return Path(edge_bundle.bundle)
+def bundle_dir(tiny_bundle) -> Path:
+    return tiny_bundle
 
 
-@pytest.fixture
-def start_server(bundle_dir):
-    """start_server(*flags) -> Server (--bundle is the session's edge bundle unless given); stopped after the test."""
-    started: list[Server] = []
+def _starter(kind, bundle_dir):
+    started: list = []
 
-    def start(*flags: str, bundle: Path | None = None) -> Server:
-        server = Server(["--bundle", str(bundle or bundle_dir), *flags])
+    def start(*flags: str, bundle: Path | None = None):
+        server = kind(["--bundle", str(bundle or bundle_dir), *flags])
         started.append(server)
         return server
 
+    return start, started
+
+
+@pytest.fixture(params=KINDS)
+def start_server(request, bundle_dir):
+    """start_server(*flags) -> a server (--bundle is the tiny bundle unless given); stopped after the test."""
+    start, started = _starter(request.param, bundle_dir)
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def process_server(bundle_dir):
+    """As start_server, always a real process on a port."""
+    start, started = _starter(Server, bundle_dir)
     yield start
     for server in started:
         server.stop()

@@ -1,8 +1,14 @@
-"""Test helpers: a real `fashion-edge serve` process on 127.0.0.1, started as a user or systemd starts it."""
+"""Test helpers: the service two ways, with one interface (request, classify, wait_healthy, stop, log).
+
+`Server` is a real `fashion-edge serve` process on 127.0.0.1, started as a user or systemd starts it
+(slow tier). `InProcess` is the same application built by `server.build` from the same flags and
+called through Starlette's TestClient: no port, no process, the fast tier's service.
+"""
 from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import re
 import signal
@@ -90,6 +96,53 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise
+
+
+class InProcess:
+    """`fashion-edge serve FLAGS` built in this process: the ASGI stack `serve` runs, minus uvicorn."""
+
+    def __init__(self, args: list[str]) -> None:
+        from starlette.testclient import TestClient
+
+        from fashion_edge.cli.main import build_parser
+        from fashion_edge.runtime.service.config import ServeConfig
+        from fashion_edge.runtime.service.server import build
+
+        self.lines: list[str] = []
+        self._handler = _ListHandler(self.lines)
+        logging.getLogger("fashion_edge").addHandler(self._handler)
+        logging.getLogger("fashion_edge").setLevel(logging.INFO)
+        asgi, self.pool, _ = build(ServeConfig.from_args(build_parser().parse_args(["serve", *args])))
+        self.client = TestClient(asgi, base_url="http://127.0.0.1", raise_server_exceptions=False)
+        self.loading = self.pool.start()      # as serve does once it listens: /healthz is 503 until done
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+                timeout: float = 60) -> Reply:
+        resp = self.client.request(method, path, content=body, headers=headers or {})
+        return Reply(resp.status_code, {k.lower(): v for k, v in resp.headers.items()}, resp.content)
+
+    classify = Server.classify
+    wait_healthy = Server.wait_healthy
+
+    def stop(self, timeout: float = 60) -> int:
+        self.loading.join(timeout)
+        self.pool.close()
+        self.client.close()
+        logging.getLogger("fashion_edge").removeHandler(self._handler)
+        return 0
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__()
+        self.lines = lines
+
+    def emit(self, record) -> None:
+        self.lines.append(self.format(record) + "\n")
 
 
 def jpeg(pixels: np.ndarray, size: int = 320) -> bytes:

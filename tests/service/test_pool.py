@@ -17,9 +17,9 @@ WAIT_S = 60   # a stranded job fails the test instead of hanging the suite
 
 
 @pytest.fixture(scope="module")
-def bundle(linear_bundle):
-    """The linear model: quick to train, and the pool's dispatch does not depend on the model."""
-    return Bundle.load(linear_bundle.bundle)
+def bundle(tiny_bundle):
+    """The tiny bundle: the pool's dispatch does not depend on the model."""
+    return Bundle.load(tiny_bundle)
 
 
 def started(bundle, workers: int, queue: int, observe: Callable[[float, float], None]) -> InferencePool:

@@ -8,14 +8,12 @@ import pytest
 
 from fashion_edge.runtime import Classifier
 
-from serving import Server
-
-pytestmark = pytest.mark.slow
+from conftest import KINDS
 
 
-@pytest.fixture(scope="module")
-def server(bundle_dir):
-    s = Server(["--bundle", str(bundle_dir), "--workers", "2"])
+@pytest.fixture(scope="module", params=KINDS)
+def server(request, bundle_dir):
+    s = request.param(["--bundle", str(bundle_dir), "--workers", "2"])
     statuses = s.wait_healthy()
     s.statuses_before_healthy = statuses
     yield s
@@ -77,14 +75,14 @@ def test_curl_style_form_urlencoded_body_is_taken_as_raw_bytes(server, photos):
 
 def test_info_names_model_format_backend_labels_versions_and_self_check(server, bundle_dir):
     info = server.request("GET", "/v1/info").json()
-    assert info["model"] == "edge" and info["format"] == "tflite-int8" and info["backend"] == "litert"
+    assert info["model"] == json.loads((bundle_dir / "manifest.json").read_text())["model"] and info["format"] == "tflite-int8" and info["backend"] == "litert"
     assert len(info["labels"]) == 10 and info["preprocessing"] == "fashion-mnist-v1"
     assert info["self_check"]["passed"] is True and info["self_check"]["images"] > 0
     assert {"python", "numpy", "fastapi", "uvicorn", "litert"} <= set(info["versions"])
     assert info["workers"] == 2
 
 
-def test_metrics_are_prometheus_text_with_requests_latency_queue_and_model(server, photos):
+def test_metrics_are_prometheus_text_with_requests_latency_queue_and_model(server, photos, bundle_dir):
     server.classify(photos[0][0])
     server.request("GET", "/no-such-page")
     reply = server.request("GET", "/metrics")
@@ -95,7 +93,8 @@ def test_metrics_are_prometheus_text_with_requests_latency_queue_and_model(serve
     for name in ("fashion_edge_preprocess_seconds_bucket", "fashion_edge_inference_seconds_bucket",
                  "fashion_edge_classify_seconds_bucket", "fashion_edge_queue_depth", "fashion_edge_in_flight"):
         assert name in text, name
-    assert 'fashion_edge_model_info{backend="litert",format="tflite-int8",model="edge"' in text
+    model = json.loads((bundle_dir / "manifest.json").read_text())["model"]
+    assert f'fashion_edge_model_info{{backend="litert",format="tflite-int8",model="{model}"' in text
     assert "fashion_edge_ready 1.0" in text
 
 

@@ -9,7 +9,7 @@ import pytest
 from fashion_edge.train.augment import training_data, validation_data
 from fashion_edge.train.models import MODELS
 
-tf = pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.slow   # tf.data pipelines: TensorFlow
 
 RECIPE = MODELS["edge"].recipe
 

@@ -1,16 +1,23 @@
-"""The model zoo: the seed's linear model exactly, and an edge CNN within its parameter budget."""
+"""The model zoo: the linear baseline exactly, and an edge CNN within its parameter budget."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
+from fashion_edge.train.macs import count_macs
+from fashion_edge.train.models import MODELS, build_edge, build_linear, compile_model
 
-from fashion_edge.train.macs import count_macs  # noqa: E402
-from fashion_edge.train.models import MODELS, build_edge, build_linear, compile_model  # noqa: E402
+pytestmark = pytest.mark.slow   # builds Keras models: TensorFlow
 
 
-def test_linear_is_the_seed_model_exactly():
+@pytest.fixture(scope="module")
+def keras():
+    import keras
+
+    return keras
+
+
+def test_linear_is_flatten_and_dense_logits():
     model = build_linear()
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Rescaling", "Flatten", "Dense"]
@@ -21,7 +28,7 @@ def test_linear_is_the_seed_model_exactly():
     assert model.input_shape == (None, 28, 28, 1)
 
 
-def test_seed_loss_and_metric():
+def test_loss_is_sparse_crossentropy_on_logits_with_accuracy(keras):
     model = build_linear()
     compile_model(model, MODELS["linear"].recipe, steps=100)
     assert isinstance(model.optimizer, keras.optimizers.Adam) and not isinstance(model.optimizer, keras.optimizers.AdamW)
@@ -39,7 +46,7 @@ def test_edge_fits_the_device_budget():
     assert type(model.layers[0]).__name__ == "Rescaling"
 
 
-def test_mac_counter_counts_every_conv_depthwise_separable_and_dense_layer():
+def test_mac_counter_counts_every_conv_depthwise_separable_and_dense_layer(keras):
     layers = keras.layers
     model = keras.Sequential([
         keras.Input((28, 28, 1)),

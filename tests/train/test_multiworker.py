@@ -12,7 +12,6 @@ import time
 
 import pytest
 
-pytest.importorskip("tensorflow")
 pytestmark = pytest.mark.slow
 
 LIMIT = 6000

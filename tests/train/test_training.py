@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("keras")
-
-from fashion_edge.runtime.errors import DataError  # noqa: E402
-from fashion_edge.train.artifacts import ArtifactError  # noqa: E402
-from fashion_edge.train.trainer import TrainConfig, train  # noqa: E402
+from fashion_edge.runtime.errors import DataError
+from fashion_edge.train.artifacts import ArtifactError
+from fashion_edge.train.trainer import TrainConfig, train
 
 pytestmark = pytest.mark.slow
 
