@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 from fashion_edge.runtime.backends import BACKENDS, device_extras
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.formats import DEFAULT_FORMAT, FORMATS
+from fashion_edge.runtime.versions import version_of
 from fashion_edge.train.models import MODELS
 
 
@@ -169,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog="exit codes: 0 ok, 1 failed, 2 usage error or missing extra, 130 interrupted")
     parser.add_argument("--verbose", action="store_true",
                         help="show TensorFlow's native logging (held back by default)")
+    parser.add_argument("--version", action="version",
+                        version=f"%(prog)s {version_of('fashion-edge') or '(not installed)'}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a model on Fashion-MNIST -> artifacts/<model>/")

@@ -47,3 +47,16 @@ def test_data_folders_ship_in_the_wheel(wheel):
     assert any(n.startswith("fashion_edge/benchmarks/roofline/") and n.endswith(".tflite") for n in names)
     assert "fashion_edge/webapp/vendor/files.json" in names
     assert "fashion_edge/deploy/install.sh" in names
+
+
+def test_version_follows_the_changelog():
+    """pyproject.toml's version is CHANGELOG.md's latest release, and `fashion-edge --version` says it."""
+    import re
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    declared = re.search(r'^version = "([^"]+)"', (repo / "pyproject.toml").read_text(), re.M).group(1)
+    released = re.search(r"^## \[(\d+\.\d+\.\d+)\] - \d{4}-\d{2}-\d{2}$", (repo / "CHANGELOG.md").read_text(), re.M).group(1)
+    shown = subprocess.run([sys.executable, "-m", "fashion_edge.cli", "--version"], capture_output=True, text=True)
+    assert declared == released and shown.returncode == 0 and shown.stdout.strip() == f"fashion-edge {declared}"
