@@ -160,7 +160,7 @@ class OnnxRuntimeBackend:
         return _batched(self.run_one, x, self.input.shape[0])
 
     def bare_loop(self, pixels: np.ndarray) -> Callable[[], object]:
-        """ONNX Runtime's own run() on this session, the feed prepared once: `predict` minus this is our
+        """ONNX Runtime's own run() on this backend's InferenceSession, the feed prepared once: `predict` minus this is our
         code's cost alone (benchmarks). The pixels are cast to the input's dtype, not quantized (the
         ONNX files take float pixels)."""
         run, names = self._session.run, self._out_names

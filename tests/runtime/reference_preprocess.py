@@ -1,6 +1,6 @@
 """The full-resolution fashion-mnist-v1, kept as the yardstick the shipped fast pipeline is measured by.
 
-This is runtime/preprocess.py as it was before the fast pipeline (commit bb5eef4): every pixel of the
+It processes the whole photo at full resolution, the straightforward way: every pixel of the
 decoded photo goes through float32 numpy (corner median, per-pixel trim, crop), then Pillow's BOX
 resize, UnsharpMask(1.0, 50, 0), paste, invert and off-white stretch. Loading (full-size decode, EXIF
 orientation, modes to RGB) is copied too, so a change to the runtime's loading cannot move the

@@ -1,8 +1,8 @@
 """The reduced path's output, pixel for pixel, on fixed synthetic pictures (reduced_cases.py).
 
 data/reduced_golden.npz holds preprocess_at(picture, k) for k = 2, 4, 8 and preprocess(picture) on
-each case, as computed by the implementation before commit a8b728d (the whole-profile trim and the
-cumulative-sum box resize); the faster one that replaced it must give the same bytes. Any change to
+each case, as computed by a slower implementation of the same pipeline (a whole-profile trim and a
+cumulative-sum box resize); the shipped one must give the same bytes. Any change to
 the trim's ramp fit, the lines it reads, the block geometry or the resize shows here, even one a
 fidelity tolerance would absorb. If the pipeline's output is meant to change, regenerate the file
 (`python tests/runtime/reduced_cases.py`) and say so in the manifest's preprocessing id (runtime/manifest.py), as for any change of
