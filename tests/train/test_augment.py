@@ -11,6 +11,13 @@ from fashion_edge.train.models import MODELS
 
 pytestmark = pytest.mark.slow   # tf.data pipelines: TensorFlow
 
+
+@pytest.fixture(scope="module")
+def tf():
+    import tensorflow
+
+    return tensorflow
+
 RECIPE = MODELS["edge"].recipe
 
 
@@ -21,7 +28,7 @@ def _images(n: int = 64) -> tuple[np.ndarray, np.ndarray]:
 
 
 @pytest.mark.parametrize("flip,shift", [(False, 0), (True, 0), (False, 1), (True, 2)])
-def test_batches_have_a_static_shape(flip, shift):
+def test_batches_have_a_static_shape(flip, shift, tf):
     """The model's training step is built for the batches' static shape: every augmentation must keep it."""
     x, y = _images()
     recipe = dataclasses.replace(RECIPE, flip=flip, shift=shift, batch_size=16)
@@ -37,7 +44,7 @@ def _candidates(source: np.ndarray, shift: int):
                 yield flipped[dy:dy + 28, dx:dx + 28]
 
 
-def test_every_image_is_its_source_flipped_and_moved_by_whole_pixels():
+def test_every_image_is_its_source_flipped_and_moved_by_whole_pixels(tf):
     x, y = _images()
     shift = 2
     recipe = dataclasses.replace(RECIPE, flip=True, shift=shift, batch_size=16)
@@ -54,7 +61,7 @@ def test_every_image_is_its_source_flipped_and_moved_by_whole_pixels():
     assert 0 < mirrored < len(x)       # each image mirrored with probability 1/2
 
 
-def test_same_seed_same_batches():
+def test_same_seed_same_batches(tf):
     x, y = _images()
     recipe = dataclasses.replace(RECIPE, flip=True, shift=1, batch_size=16)
     first = [b.numpy() for b, _ in training_data(tf, x, y, recipe, seed=7)]
@@ -64,14 +71,14 @@ def test_same_seed_same_batches():
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
 
 
-def test_pipelines_run_without_autotune():
+def test_pipelines_run_without_autotune(tf):
     """Autotune's model thread stalled the end of about half the epochs for 12-20 s (train/augment.py)."""
     x, y = _images()
     for ds in (training_data(tf, x, y, RECIPE, seed=0), validation_data(tf, x, y)):
         assert ds.options().autotune.enabled is False
 
 
-def test_validation_batches_are_the_images_in_order():
+def test_validation_batches_are_the_images_in_order(tf):
     x, y = _images(40)
     batches = list(validation_data(tf, x, y, batch_size=16).as_numpy_iterator())
     assert [len(labels) for _, labels in batches] == [16, 16, 8]
