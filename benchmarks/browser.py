@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_edge.benchmarks.inprocess import shop_photo
 from fashion_edge.benchmarks.loadgen import ServerProcess
-from fashion_edge.runtime.errors import BundleError, FashionEdgeError
+from fashion_edge.export.photo_like import photo_for
+from fashion_edge.runtime.bundle import Bundle
+from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.extras import require
 from fashion_edge.train.artifacts import write_text_atomic
 
@@ -53,12 +54,9 @@ def measure(bundle: Path, rounds: int, screenshot: Path | None) -> dict:
     playwright = require("playwright.sync_api", "dev", "driving Chromium")
     if not CHROMIUM.exists():
         raise FashionEdgeError(f"{CHROMIUM} is missing: `make chromium` (Debian's chromium) installs it")
-    golden_path = bundle / "golden.json"
-    if not golden_path.is_file():
-        raise BundleError(f"{bundle}: no golden.json (is this an exported bundle?)")
-    golden = json.loads(golden_path.read_text())
-    manifest = json.loads((bundle / "manifest.json").read_text())
-    images = np.asarray(golden["images"], np.uint8).reshape(len(golden["images"]), -1).tolist()
+    loaded = Bundle.load(bundle)
+    golden = loaded.golden()
+    images = golden.images.reshape(len(golden.images), -1).tolist()     # each frame's bytes, row-major HWC
     server = ServerProcess(bundle)
     try:
         with playwright.sync_playwright() as p:
@@ -72,17 +70,17 @@ def measure(bundle: Path, rounds: int, screenshot: Path | None) -> dict:
                 timed = passes[1:]                                  # the first pass warms up
                 last = passes[-1]["results"]
                 logits = np.array([r["logits"] for r in last])
-                expected = np.array(golden["outputs"][fmt]["logits"])
+                expected = golden.outputs[fmt].logits
                 formats[fmt] = {
                     "runtime": last[0]["runtime"],
                     "images": len(images), "passes": len(timed),
                     "mean_ms_per_call": statistics.median(p["mean_ms"] for p in timed),
                     "p90_call_ms": float(np.percentile([r["latency_ms"] for p in timed for r in p["results"]], 90)),
                     "max_abs_dlogit": float(np.abs(logits - expected).max()),
-                    "golden_atol": manifest["formats"][fmt]["golden_atol"],
+                    "golden_atol": loaded.entry(fmt).golden_atol,
                     "top1_equal": int((logits.argmax(1) == expected.argmax(1)).sum()),
                 }
-            photo = _photo_result(page, golden, ready["labels"], screenshot)
+            photo = _photo_result(page, loaded, screenshot)
             version = browser.version
             browser.close()
     finally:
@@ -91,19 +89,21 @@ def measure(bundle: Path, rounds: int, screenshot: Path | None) -> dict:
             "formats": formats, "photo": photo}
 
 
-def _photo_result(page, golden: dict, labels: list[str], screenshot: Path | None) -> dict:
-    """Test image 0 as a shop photo through the file picker: what the page answers and shows."""
-    pixels = np.asarray(golden["images"][0], np.uint8).reshape(28, 28)
+def _photo_result(page, bundle: Bundle, screenshot: Path | None) -> dict:
+    """Golden image 0 as a photo through the file picker: what the page answers and shows."""
+    golden, labels = bundle.golden(), bundle.labels
+    frame = golden.images[0]
+    shown = min(3, len(labels))
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "garment.jpg"
-        path.write_bytes(shop_photo(pixels))
+        path = Path(tmp) / "photo.jpg"
+        path.write_bytes(photo_for(frame, bundle.manifest.input.preprocessing.id, 320, 320, noise=0))
         page.set_input_files("#file", str(path))
-        page.wait_for_function("document.querySelectorAll('#top3 li').length === 3")
+        page.wait_for_function(f"document.querySelectorAll('#top3 li').length === {shown}")
     top3 = [" ".join(text.split()) for text in page.eval_on_selector_all("#top3 li", "items => items.map((li) => [...li.children].map((c) => c.textContent).join(' '))")]
     if screenshot is not None:
         page.set_viewport_size({"width": 1000, "height": 640})
         page.screenshot(path=str(screenshot), full_page=True)
-    label = labels[int(golden["labels"][0])]
+    label = labels[int(golden.labels[0])]
     return {"true_label": label, "top3": top3, "timing": page.text_content("#timing"),
             "screenshot": str(screenshot) if screenshot else None}
 

@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass
 
 from fashion_edge.runtime.errors import FashionEdgeError
-from fashion_edge.runtime.preprocess import SIZE
 
 
 class ColdStartError(FashionEdgeError):
@@ -30,17 +29,18 @@ REPORT_PEAK = "\nimport sys\nsys.stdout.write([l for l in open('/proc/self/statu
 
 
 def runtime_code(bundle: str, fmt: str, backend: str, options: dict) -> str:
+    """Import, load, and predict one black device frame of the bundle's own shape."""
     return ("import numpy as np\n"
             "from fashion_edge.runtime import Classifier\n"
             f"c = Classifier({bundle!r}, format={fmt!r}, backend={backend!r}, **{options!r})\n"
-            f"c.predict(np.zeros(({SIZE}, {SIZE}), np.uint8))\n" + REPORT_PEAK)
+            "c.predict(np.zeros(c.contract.frame_shape, np.uint8))\n" + REPORT_PEAK)
 
 
 def keras_code(model_path: str, call: bool) -> str:
     predict = "m(x, training=False)" if call else "m.predict(x, verbose=0)"
     return ("import numpy as np, keras\n"
             f"m = keras.saving.load_model({model_path!r}, compile=False)\n"
-            f"x = np.zeros((1, {SIZE}, {SIZE}, 1), np.float32)\n"
+            "x = np.zeros((1, *m.inputs[0].shape[1:]), np.float32)\n"
             f"{predict}\n" + REPORT_PEAK)
 
 

@@ -1,6 +1,6 @@
 """Child process for model-file fuzzing: load each mutated file and predict; report per case.
 
-Runs as `python -m fashion_edge.benchmarks.fuzz_worker BACKEND FOLDER START`. A native crash kills
+Runs as `python -m fashion_edge.benchmarks.fuzz_worker BACKEND FOLDER START [HxWxC]`. A native crash kills
 only this process; the parent sees which case was in flight and restarts after it.
 """
 from __future__ import annotations
@@ -18,9 +18,8 @@ def main() -> None:
     from fashion_edge.runtime.options import EngineOptions
     from fashion_edge.runtime.session import Session
 
-    from fashion_edge.runtime.preprocess import SIZE
-
-    pixels = np.zeros((1, SIZE, SIZE, 1), np.uint8)
+    shape = tuple(int(d) for d in sys.argv[4].split("x")) if len(sys.argv) > 4 else (28, 28, 1)
+    pixels = np.zeros((1, *shape), np.uint8)     # the bundle's device frame (H x W x C)
     cases = sorted(folder.glob("*.bin"))
     for i in range(start, len(cases)):
         print(f"start {i}", flush=True)

@@ -32,7 +32,9 @@ import numpy as np
 from PIL import Image
 
 from fashion_edge.benchmarks import soak
-from fashion_edge.benchmarks.inprocess import default_malloc_baseline, in_process_ms, parallel_capacity, shop_photo
+from fashion_edge.benchmarks.images import bench_images
+from fashion_edge.benchmarks.inprocess import default_malloc_baseline, in_process_ms, parallel_capacity
+from fashion_edge.export.photo_like import photo_for
 from fashion_edge.benchmarks.loadgen import ServerProcess, combine, run_hey, run_wrk, tool_version
 from fashion_edge.benchmarks.serve_report import evaluate, render_markdown
 from fashion_edge.runtime.backends import BACKENDS
@@ -49,14 +51,14 @@ CONCURRENCY = (1, 8, 32)
 
 def run_study(bundle: Path, image: Path | None, seconds: float, requests: int, rounds: int, soak_requests: int,
               fmt: str, log=print) -> dict:
-    from fashion_edge.train.data import load_fashion_mnist
-
-    data = load_fashion_mnist(allow_download=False)
     keep_freed_buffers()      # the server's allocator settings, so the baseline is like for like
     clf = Classifier(bundle, format=fmt, threads=1)     # as each server worker: one interpreter, one thread
+    frames = bench_images(clf.bundle).frames
+    recipe = clf.contract.preprocessing.id
     load_before, capacity_before = os.getloadavg()[0], parallel_capacity()
-    photo = image.read_bytes() if image else shop_photo(data.x_test[0])
-    good = [(shop_photo(data.x_test[i]), clf.predict(shop_photo(data.x_test[i])).label_id) for i in range(16)]
+    photos = [photo_for(frames[i % len(frames)], recipe, 320, 320, noise=0) for i in range(16)]
+    photo = image.read_bytes() if image else photos[0]
+    good = [(p, clf.predict(p).label_id) for p in photos]
     with tempfile.TemporaryDirectory() as tmp:
         body = Path(tmp) / "photo.jpg"
         body.write_bytes(photo)

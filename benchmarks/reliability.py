@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from fashion_edge.benchmarks.images import bench_images
+from fashion_edge.export.photo_like import photo_for
 from fashion_edge.runtime.backends import BACKENDS, available_backends
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.classifier import Classifier
@@ -44,7 +46,8 @@ def mutations(blob: bytes, n: int, rng: np.random.Generator) -> list[bytes]:
     return cases
 
 
-def fuzz_model(blob: bytes, backend: str, n: int, seed: int = 0) -> dict:
+def fuzz_model(blob: bytes, backend: str, n: int, seed: int = 0, shape: tuple[int, int, int] = (28, 28, 1)) -> dict:
+    """`n` mutated copies of a model file, each loaded and run on a frame of `shape` in a child process."""
     cases = mutations(blob, n, np.random.default_rng(seed))
     counts: Counter = Counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -52,7 +55,8 @@ def fuzz_model(blob: bytes, backend: str, n: int, seed: int = 0) -> dict:
             Path(tmp, f"{i:05d}.bin").write_bytes(case)
         start = 0
         while start < len(cases):
-            proc = subprocess.run([sys.executable, "-m", "fashion_edge.benchmarks.fuzz_worker", backend, tmp, str(start)],
+            proc = subprocess.run([sys.executable, "-m", "fashion_edge.benchmarks.fuzz_worker", backend, tmp, str(start),
+                                   "x".join(map(str, shape))],
                                   capture_output=True, text=True, timeout=1800)
             done = [line.split(" ", 2) for line in proc.stdout.splitlines() if line.startswith("done ")]
             for _, _, verdict in done:
@@ -134,27 +138,25 @@ def long_run(clf: Classifier, pixels: np.ndarray, n: int, warmup: int = 5000) ->
 
 
 def study(bundle_path: Path, quick: bool = False) -> dict:
-    from fashion_edge.train.data import load_fashion_mnist
-
     bundle = Bundle.load(bundle_path)
-    data = load_fashion_mnist(allow_download=False)
-    big = Image.fromarray(255 - data.x_test[0]).resize((224, 224)).convert("RGB")
-    buf = io.BytesIO()
-    big.save(buf, "JPEG", quality=90)
+    contract = bundle.manifest.input
+    data = bench_images(bundle)
+    photo = photo_for(data.frames[0], contract.preprocessing.id, 224, 224, noise=0)
     report: dict = {"model": bundle.model, "model_files": {}, "inputs": {}, "long_run": {}}
     for fmt in bundle.formats:
         blob = bundle.read_model(fmt)
         for backend in available_backends(fmt):
             n = QUICK_CASES if quick else SLOW_CASES if BACKENDS[backend].slow else MODEL_FILE_CASES
-            report["model_files"][f"{fmt}|{backend}"] = fuzz_model(blob, backend, n)
+            report["model_files"][f"{fmt}|{backend}"] = fuzz_model(blob, backend, n, shape=contract.shape[1:])
             print(f"  model-file fuzz {fmt:15s} {backend:14s} {report['model_files'][f'{fmt}|{backend}']}", flush=True)
     clf = Classifier(bundle)
-    report["inputs"] = fuzz_inputs(clf, buf.getvalue())
+    report["inputs"] = fuzz_inputs(clf, photo)
     print(f"  input fuzz {report['inputs']}", flush=True)
     # the long run: every statically quantized file (what devices run) on its preferred backend
     for fmt in (f for f in bundle.formats if FORMATS[f].calibrated):
         for backend in available_backends(fmt)[:1]:
-            run = long_run(Classifier(bundle, format=fmt, backend=backend), data.x_test[:1000],
+            run = long_run(Classifier(bundle, format=fmt, backend=backend),
+                           data.frames[:1000].reshape(-1, *contract.frame_shape),
                            10_000 if quick else 100_000, warmup=1000 if quick else 5000)
             report["long_run"][f"{fmt}|{backend}"] = run
             print(f"  long run {fmt} {backend}: {run}", flush=True)

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from fashion_edge.benchmarks import coldstart, fixed_rate, roofline, spinning
 from fashion_edge.benchmarks.environment import environment
+from fashion_edge.benchmarks.images import bench_images
 from fashion_edge.benchmarks.photos import PIXEL_BUDGET, describe, measure_photos
 from fashion_edge.benchmarks.results import ResultEntry, Results
 from fashion_edge.benchmarks.stats import LatencyStats
 from fashion_edge.benchmarks.timing import measure_in_rounds, time_calls
+from fashion_edge.export.photo_like import photo_for
 from fashion_edge.runtime.backends import BACKENDS, BackendSpec, available_backends, runtime_for
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.classifier import Classifier
@@ -91,28 +92,28 @@ def option_grid(spec: BackendSpec, cores: int, quick: bool) -> list[EngineOption
 
 def run_bench(config: BenchConfig, log: Callable[[str], None] = print) -> Results:
     cfg = config.effective()
-    from fashion_edge.train.data import load_fashion_mnist
-
     bundle = Bundle.load(cfg.bundle)
-    data = load_fashion_mnist(cfg.data_dir, allow_download=False)
+    data = bench_images(bundle, cfg.data_dir)
     model, model_path = _keras(bundle)
-    keras_logits = model.predict(data.x_test[..., None].astype(np.float32), batch_size=1000, verbose=0) if model else None
+    keras_logits = model.predict(data.frames.astype(np.float32), batch_size=250, verbose=0) if model else None
     candidates = [Candidate(fmt, b, opts) for fmt in bundle.formats for b in available_backends(fmt)
                   for opts in option_grid(BACKENDS[b], os.cpu_count() or 1, cfg.quick)]
     log(f"{bundle.model}: {len(candidates)} (format, backend, options) entries + Keras baselines; "
-        f"{cfg.runs} timed runs each in {cfg.rounds} interleaved rounds")
+        f"{cfg.runs} timed runs each in {cfg.rounds} interleaved rounds; accuracy on {data.source}")
     roof = _roofline(bundle, candidates, cfg, log)
     classifiers = {c.key: Classifier(bundle, format=c.format, backend=c.backend, **c.options.to_json())
                    for c in candidates}
-    samples = _latency(bundle, candidates, classifiers, model, data.x_test[0], cfg)
+    one = data.frames[0].reshape(bundle.manifest.input.frame_shape)
+    samples = _latency(bundle, candidates, classifiers, model, one, cfg)
     entries = []
     with tempfile.TemporaryDirectory() as tmp:
-        photo = _photo(data.x_test[0], Path(tmp))
+        photo = Path(tmp) / "photo.jpg"
+        photo.write_bytes(photo_for(data.frames[0], bundle.manifest.input.preprocessing.id, 320, 320, noise=0))
         for c in candidates:
             entries.append(_measure(bundle, c, classifiers[c.key], samples, photo, data, keras_logits, roof, cfg, log))
     if model is not None:
         entries += _keras_entries(bundle, model, model_path, keras_logits, samples, data, cfg, log)
-    photos = _photos(bundle, data.x_test[0], cfg, log)
+    photos = _photos(bundle, data.frames[0], cfg, log)
     spin = _spinning(bundle, candidates, cfg, log)
     settings = {"quick": cfg.quick, "bare_timing": BARE_TIMING, "runs": cfg.runs, "rounds": cfg.rounds, "keras_predict_runs": cfg.keras_predict_runs,
                 "e2e_runs": cfg.e2e_runs, "cold_start_repeats": cfg.cold_repeats, "throughput_batch": cfg.throughput_batch,
@@ -156,16 +157,6 @@ def _keras(bundle: Bundle):
     return (keras.saving.load_model(path, compile=False) if path.is_file() else None), path
 
 
-def _photo(pixels: np.ndarray, folder: Path) -> Path:
-    """A test image as a 320x320 JPEG shop photo, for end-to-end timing."""
-    big = Image.fromarray(255 - pixels).resize((224, 224), Image.Resampling.BICUBIC).convert("RGB")
-    canvas = Image.new("RGB", (320, 320), "white")
-    canvas.paste(big, (40, 60))
-    path = folder / "photo.jpg"
-    canvas.save(path, "JPEG", quality=90)
-    return path
-
-
 def _roofline(bundle: Bundle, candidates: list[Candidate], cfg: BenchConfig, log) -> roofline.Roofline | None:
     runtimes = sorted({runtime_for(FORMATS[c.format].family).name for c in candidates} & set(
         b for b in BACKENDS if BACKENDS[b].installed()))
@@ -191,7 +182,7 @@ def _latency(bundle: Bundle, candidates: list[Candidate], classifiers: dict, mod
         calls[c.key + "|bare"] = (clf.engine.bare_loop(one), runs)    # the same interpreter as predict's
         paired[c.key + "|predict"] = c.key + "|bare"                   # ... timed call by call beside it
     if model is not None:
-        x1 = one[None, ..., None].astype(np.float32)
+        x1 = one.reshape(bundle.manifest.input.shape).astype(np.float32)
         calls["keras|keras-call|predict"] = ((lambda: model(x1, training=False)), max(cfg.runs // 4, 20))
         calls["keras|keras-predict|predict"] = ((lambda: model.predict(x1, verbose=0)), cfg.keras_predict_runs)
     return measure_in_rounds(calls, cfg.rounds, warmup=10 if cfg.quick else 50, paired=paired)
@@ -201,10 +192,10 @@ def _measure(bundle: Bundle, c: Candidate, clf: Classifier, samples: dict, photo
              roof: roofline.Roofline | None, cfg: BenchConfig, log: Callable[[str], None]) -> ResultEntry:
     """Accuracy, e2e latency, throughput, cold start and fixed-rate cost of one candidate."""
     start = time.perf_counter()
-    n_acc = SLOW_ACCURACY_IMAGES // (5 if cfg.quick else 1) if c.slow else len(data.x_test)
-    top1 = clf.logits(data.x_test[:n_acc]).argmax(1)
+    n_acc = min(len(data.labels), SLOW_ACCURACY_IMAGES // (5 if cfg.quick else 1) if c.slow else len(data.labels))
+    top1 = clf.logits(data.frames[:n_acc]).argmax(1)
     e2e = LatencyStats.from_seconds(time_calls(lambda: clf.predict(photo), max(cfg.e2e_runs // 10, 5) if c.slow else cfg.e2e_runs))
-    batch = data.x_test[: min(cfg.throughput_batch, 200) if c.slow else cfg.throughput_batch]
+    batch = _batch(data.frames, min(cfg.throughput_batch, 200) if c.slow else cfg.throughput_batch)
     t0 = time.perf_counter()
     clf.logits(batch)
     throughput = len(batch) / (time.perf_counter() - t0)
@@ -217,7 +208,7 @@ def _measure(bundle: Bundle, c: Candidate, clf: Classifier, samples: dict, photo
     latency = LatencyStats.from_seconds(samples[c.key + "|predict"])
     macs = bundle.manifest.macs_per_image
     attainable = roof.attainable(FORMATS[c.format].family, FORMATS[c.format].precision, c.options.threads) if roof else None
-    accuracy = float((top1 == data.y_test[:n_acc]).mean())
+    accuracy = float((top1 == data.labels[:n_acc]).mean())
     entry = ResultEntry(
         c.format, c.backend, c.options.to_json(), bundle.entry(c.format).bytes, accuracy, int(n_acc), agreement,
         round(cold.seconds, 4), round(cold.peak_rss_mb, 1), latency,
@@ -233,6 +224,11 @@ def _measure(bundle: Bundle, c: Candidate, clf: Classifier, samples: dict, photo
     return entry
 
 
+def _batch(frames: np.ndarray, n: int) -> np.ndarray:
+    """n frames for a throughput run: the first n, repeated when there are fewer (golden.json's handful)."""
+    return frames[np.arange(n) % len(frames)]
+
+
 def _opts(options: EngineOptions) -> str:
     return " ".join(f"{k}={v}" for k, v in options.given().items())
 
@@ -240,15 +236,15 @@ def _opts(options: EngineOptions) -> str:
 def _keras_entries(bundle: Bundle, model, model_path: Path, keras_logits, samples: dict, data, cfg: BenchConfig,
                    log: Callable[[str], None]) -> list[ResultEntry]:
     entries = []
-    accuracy = float((keras_logits.argmax(1) == data.y_test).mean())
+    accuracy = float((keras_logits.argmax(1) == data.labels).mean())
     for backend, call in (("keras-call", True), ("keras-predict", False)):
         cold = coldstart.measure(coldstart.keras_code(str(model_path), call), cfg.cold_repeats)
         latency = LatencyStats.from_seconds(samples[f"keras|{backend}|predict"])
         t0 = time.perf_counter()
-        model.predict(data.x_test[: cfg.throughput_batch, ..., None].astype(np.float32), batch_size=256, verbose=0)
+        model.predict(_batch(data.frames, cfg.throughput_batch).astype(np.float32), batch_size=256, verbose=0)
         throughput = cfg.throughput_batch / (time.perf_counter() - t0)
         entries.append(ResultEntry(
-            "keras", backend, {"threads": None}, model_path.stat().st_size, accuracy, len(data.y_test), 1.0,
+            "keras", backend, {"threads": None}, model_path.stat().st_size, accuracy, len(data.labels), 1.0,
             round(cold.seconds, 4), round(cold.peak_rss_mb, 1), latency, latency, None, round(throughput, 1),
             bundle.manifest.macs_per_image, tuple(round(s * 1e6, 2) for s in samples[f"keras|{backend}|predict"]),
             status="below floor" if cfg.min_accuracy is not None and accuracy < cfg.min_accuracy else "ok"))

@@ -30,7 +30,6 @@ from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.fields import Obj
 from fashion_edge.runtime.formats import FORMATS
-from fashion_edge.runtime.frames import SIZE
 
 SETTLE_S = 0.1      # ONNX Runtime's spinning worker gives up long before this (bench: ~56 ms of CPU per run)
 
@@ -74,10 +73,10 @@ class SpinningStudy:
 def measure(bundle: str, fmt: str | None = None, threads: int = 2, blocks: int = 40,
             calls: int = 50, settle_s: float = SETTLE_S) -> SpinningStudy:
     fmt = fmt or subject()
-    frame = np.zeros((SIZE, SIZE), np.uint8)
     chosen = settings()
     clfs = {name: Classifier(bundle, format=fmt, backend=backend(), threads=threads, spinning=spin)
             for name, spin in chosen.items()}
+    frame = np.zeros(next(iter(clfs.values())).contract.frame_shape, np.uint8)   # a device frame of the bundle
     for clf in clfs.values():
         for _ in range(100):
             clf.predict(frame)

@@ -5,9 +5,9 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
+from fashion_edge.export.photo_like import photo_for
 from fashion_edge.runtime import Classifier
 from fashion_edge.runtime.backends import available_backends
 from fashion_edge.runtime.bundle import Bundle
@@ -19,14 +19,12 @@ def main(bundle_path: str, out: str) -> None:
     bundle = Bundle.load(bundle_path)
     golden = bundle.golden()
     paths = []
-    for i, pixels in enumerate(golden.images[:8]):
+    for i, frame in enumerate(golden.images[:8]):
         path = out_dir / "images" / f"golden{i:02d}.png"
-        Image.fromarray(pixels).save(path)
+        Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame).save(path)
         paths.append(path.name)
-    photo = Image.new("RGB", (320, 320), "white")
-    photo.paste(Image.fromarray(255 - golden.images[0]).resize((224, 224), Image.Resampling.BICUBIC).convert("RGB"),
-                (40, 60))
-    photo.save(out_dir / "images" / "photo.jpg", "JPEG", quality=90)
+    recipe = bundle.manifest.input.preprocessing.id
+    (out_dir / "images" / "photo.jpg").write_bytes(photo_for(golden.images[0], recipe, 320, 320, noise=0))
     expected: dict = {"photo": Classifier(bundle).predict(out_dir / "images" / "photo.jpg").label_id}
     for fmt in bundle.formats:
         backend = available_backends(fmt)[0]

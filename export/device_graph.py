@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import math
 
-from fashion_edge.runtime.preprocess import SIZE
-
 INPUT_NAME = "pixels"
-BATCH_OF_ONE = (1, SIZE, SIZE, 1)
 
 
 def _flatten_layer_class():
@@ -85,10 +82,11 @@ def _equalize_pixel_weights(model) -> None:
     dense.set_weights([weights / s[:, None], bias])
 
 
-def input_spec():
+def input_spec(model):
+    """The exported graph's input: a batch of one image of the model's own (H, W, C), float32 pixels 0..255."""
     import tensorflow as tf
 
-    return tf.TensorSpec(BATCH_OF_ONE, tf.float32, name=INPUT_NAME)
+    return tf.TensorSpec((1, *model.inputs[0].shape[1:]), tf.float32, name=INPUT_NAME)
 
 
 def split_stem(model):

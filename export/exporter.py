@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from fashion_edge.export import evaluate, preprocessing_vectors
+from fashion_edge.export import evaluate, vectors
 from fashion_edge.export.calibration import HeldOut
 from fashion_edge.export.converters import BuildContext
 from fashion_edge.train.macs import count_macs
@@ -25,19 +25,21 @@ from fashion_edge.runtime.backends.onnx import session_config as onnx_session_co
 from fashion_edge.runtime.bundle import describe_device, sha256_bytes
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.extras import require
-from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID, calibrated_as, get_format
+from fashion_edge.runtime.contract import InputContract, OutputContract, OutputKind, Preprocessing
+from fashion_edge.runtime.formats import FORMATS, calibrated_as, get_format
 from fashion_edge.runtime.golden import Golden, GoldenOutput, PreprocessingVectors
-from fashion_edge.runtime.labels import LABELS
-from fashion_edge.runtime.manifest import Asset, Calibration, FormatEntry, InputContract, Manifest
-from fashion_edge.runtime.preprocess import SIZE, as_batch
+from fashion_edge.runtime.manifest import Asset, Calibration, FormatEntry, Manifest
 from fashion_edge.runtime.quiet import captured_native_output
+from fashion_edge.runtime.recipes import contract_for
 from fashion_edge.runtime.session import Session
 from fashion_edge.train.artifacts import ArtifactError, library_versions, staged_dir
-from fashion_edge.train.data import FashionMNIST, load_fashion_mnist
+from fashion_edge.train.data import load_fashion_mnist
+from fashion_edge.train.datasets import ImageSet
 
-GOLDEN_IMAGES = 32
-BATCH_NOTE = ("fixed at 1: no operator reads the batch size, so a TFLite interpreter may resize the input "
-              "to N; ONNX/ORT files take one image per run")
+GOLDEN_IMAGES = 32              # golden.json's images: at most this many,
+GOLDEN_VALUES = 50_000          # ... and at most about this many pixel values (a 64x64x3 contract gets 4)
+GOLDEN_MIN = 4
+PROBABILITY_SLACK = 1e-3        # outputs that are >= 0 and sum to 1 within this on every test image: probabilities
 
 
 class ParityError(FashionEdgeError):
@@ -54,6 +56,10 @@ class ExportConfig:
     enforce_gate: bool = True
     # golden.json's preprocessing vectors and their photos (~0.5 MB): for apps porting the preprocessing.
     preprocessing_vectors: bool = True
+    # The images export measures on, as device frames (default: Fashion-MNIST from data_dir).
+    dataset: ImageSet | None = field(default=None, compare=False, repr=False)
+    # The recipe the manifest records (default: fashion-mnist-v1 for 28x28x1 models, photo-v1 otherwise).
+    preprocessing: Preprocessing | None = None
     # Testing hook: replaces the calibration pool (e.g. with wrong data, to prove the gate bites).
     calibration_override: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -68,9 +74,9 @@ class ExportResult:
 class Reference:
     """What every format is compared with: Keras on the test set, and the held-out data for calibration."""
 
-    test: np.ndarray             # uint8 (10000, 28, 28, 1)
+    test: np.ndarray             # uint8 (N, H, W, C) device frames
     labels: np.ndarray
-    keras_logits: np.ndarray
+    keras_logits: np.ndarray     # Keras' outputs: logits, or probabilities (output_kind)
     held_out: HeldOut
     training_seed: int
 
@@ -83,22 +89,60 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
     model_dir = Path(config.model_dir)
     _check(config, model_dir)
     model = _load_keras_model(model_dir / "model.keras")
-    data = load_fashion_mnist(config.data_dir)
-    reference = _reference(model, data, model_dir, config)
-    log(f"{model_dir.name}: Keras test accuracy {100 * reference.keras_accuracy:.2f}%; int8 recipes judged on "
-        f"{len(reference.held_out.images):,} validation images")
+    dataset = config.dataset or load_fashion_mnist(config.data_dir).image_set()
+    contract, classes = _contract(model, dataset, config)
+    reference = _reference(model, dataset, model_dir, config)
+    output = OutputContract(classes, output_kind(reference.keras_logits))
+    log(f"{model_dir.name}: {contract.describe()} input, {classes} classes ({output.kind.value}), "
+        f"{contract.preprocessing.id}; Keras test accuracy {100 * reference.keras_accuracy:.2f}% on "
+        f"{len(reference.labels):,} images; int8 recipes judged on {len(reference.held_out.images):,} validation images")
+    golden_n = golden_count(contract, len(reference.test))
     with tempfile.TemporaryDirectory() as tmp, staged_dir(model_dir / "bundle") as stage:
         ctx = BuildContext(model, Path(tmp), reference.held_out)
         entries, outputs = {}, {}
         for name in config.formats:
-            entries[name], outputs[name] = _export_format(ctx, name, model_dir.name, reference, stage, log)
-        manifest = _manifest(model, model_dir.name, ctx, reference, entries, config)
+            entries[name], outputs[name] = _export_format(ctx, name, model_dir.name, reference, golden_n, stage, log)
+        manifest = _manifest(model, model_dir.name, dataset.classes, contract, output, ctx, reference, entries, config)
         if config.enforce_gate:
             _gate(manifest)
-        vectors = preprocessing_vectors.build(data.x_test) if config.preprocessing_vectors else None
-        manifest = _write(stage, manifest, _golden(reference, outputs, vectors and vectors.vectors),
-                          vectors.files if vectors else {})
+        built = vectors.build(contract, reference.test) if config.preprocessing_vectors else None
+        golden = _golden(contract, reference, golden_n, outputs, built and built.vectors)
+        manifest = _write(stage, manifest, golden, built.files if built else {})
     return ExportResult(model_dir / "bundle", manifest)
+
+
+def _contract(model, dataset: ImageSet, config: ExportConfig) -> tuple[InputContract, int]:
+    """The bundle's input contract from the model's input shape, and its class count; a model that does not
+    fit the contract (or the data) is an ArtifactError saying how."""
+    inputs, outputs = list(model.inputs), list(model.outputs)
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise ArtifactError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs; "
+                            "an image classifier has one image input and one output")
+    shape, out = tuple(inputs[0].shape), tuple(outputs[0].shape)
+    if len(shape) != 4 or None in shape[1:] or shape[3] not in (1, 3):
+        raise ArtifactError(f"the model's input is {shape}; export takes images (N, H, W, C) of a fixed size, "
+                            "C 1 (grey) or 3 (RGB)")
+    if len(out) != 2 or out[1] is None or out[1] < 2:
+        raise ArtifactError(f"the model's output is {out}; export takes one score per class, (N, classes)")
+    if dataset.shape != shape[1:]:
+        raise ArtifactError(f"the model takes {shape[1]}x{shape[2]}x{shape[3]} images but {dataset.name} holds "
+                            f"{'x'.join(map(str, dataset.shape))} frames")
+    if out[1] != len(dataset.classes):
+        raise ArtifactError(f"the model scores {out[1]} classes but {dataset.name} has {len(dataset.classes)}")
+    return contract_for(*shape[1:], config.preprocessing), out[1]
+
+
+def output_kind(outputs: np.ndarray) -> OutputKind:
+    """Probabilities if every row is non-negative and sums to 1 (the model ends in a softmax), else logits."""
+    sums = outputs.sum(axis=1)
+    if (outputs >= 0).all() and np.abs(sums - 1).max() <= PROBABILITY_SLACK:
+        return OutputKind.PROBABILITIES
+    return OutputKind.LOGITS
+
+
+def golden_count(contract: InputContract, available: int) -> int:
+    """How many test images golden.json carries: GOLDEN_IMAGES, fewer for large inputs (GOLDEN_VALUES)."""
+    return min(available, GOLDEN_IMAGES, max(GOLDEN_MIN, GOLDEN_VALUES // contract.values))
 
 
 def _check(config: ExportConfig, model_dir: Path) -> None:
@@ -126,20 +170,20 @@ def _training_seed(model_dir: Path) -> int:
         return 0
 
 
-def _reference(model, data: FashionMNIST, model_dir: Path, config: ExportConfig) -> Reference:
-    test = as_batch(data.x_test)
-    keras_logits = model.predict(test.astype(np.float32), batch_size=1000, verbose=0)
+def _reference(model, data: ImageSet, model_dir: Path, config: ExportConfig) -> Reference:
+    test = np.ascontiguousarray(data.test)
+    keras_logits = model.predict(test.astype(np.float32), batch_size=250, verbose=0)
     seed = _training_seed(model_dir)
     x_fit, _, x_val, y_val = data.split_validation(seed=seed)
     pool = config.calibration_override
     if pool is None:
-        pool = as_batch(x_fit[np.random.default_rng(config.seed).permutation(len(x_fit))])
-    images = as_batch(x_val)
-    keras_val = model.predict(images.astype(np.float32), batch_size=1000, verbose=0).argmax(1)
-    return Reference(test, data.y_test, keras_logits, HeldOut(pool, images, y_val, keras_val), seed)
+        pool = np.ascontiguousarray(x_fit[np.random.default_rng(config.seed).permutation(len(x_fit))])
+    images = np.ascontiguousarray(x_val)
+    keras_val = model.predict(images.astype(np.float32), batch_size=250, verbose=0).argmax(1)
+    return Reference(test, data.test_labels, keras_logits, HeldOut(pool, images, y_val, keras_val), seed)
 
 
-def _export_format(ctx: BuildContext, name: str, model: str, reference: Reference, stage: Path,
+def _export_format(ctx: BuildContext, name: str, model: str, reference: Reference, golden_n: int, stage: Path,
                    log: Callable[[str], None]) -> tuple[FormatEntry, GoldenOutput]:
     """Build one file, run it in its runtime on all test images, and describe it for the manifest."""
     fmt = FORMATS[name]
@@ -168,18 +212,16 @@ def _export_format(ctx: BuildContext, name: str, model: str, reference: Referenc
         log(f"  {'':15s} calibration: " + ", ".join(
             f"{c.recipe} {100 * c.validation_agreement:.2f}%" for c in built.choice.candidates)
             + f" (validation agreement) -> {built.choice.recipe.name}")
-    golden = logits[:GOLDEN_IMAGES]
-    return entry, GoldenOutput(golden, tuple(int(i) for i in golden.argmax(1)),
-                               "".join(map(str, logits.argmax(1).tolist())))
+    golden = logits[:golden_n]
+    return entry, GoldenOutput(golden, tuple(int(i) for i in golden.argmax(1)), logits.argmax(1).astype(np.int32))
 
 
-def _manifest(model, name: str, ctx: BuildContext, reference: Reference, entries: dict[str, FormatEntry],
-              config: ExportConfig) -> Manifest:
+def _manifest(model, name: str, labels: tuple[str, ...], contract: InputContract, output: OutputContract,
+              ctx: BuildContext, reference: Reference, entries: dict[str, FormatEntry], config: ExportConfig) -> Manifest:
     calibrated = sorted({calibrated_as(f) for f in entries} - {None}, key=list(FORMATS).index)
     choices = {f: ctx.build(f).choice.record(len(reference.held_out.images)) for f in calibrated}
     return Manifest(
-        model=name, labels=LABELS,
-        input=InputContract((1, SIZE, SIZE, 1), "NHWC", (0, 255), BATCH_NOTE, PREPROCESSING_ID),
+        model=name, labels=tuple(labels), input=contract, output=output,
         keras_test_accuracy=reference.keras_accuracy, keras_test_images=len(reference.labels),
         macs_per_image=count_macs(model),
         calibration=Calibration("training set minus its validation split", config.seed, reference.training_seed, choices),
@@ -187,14 +229,16 @@ def _manifest(model, name: str, ctx: BuildContext, reference: Reference, entries
         versions=library_versions(), created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
-def _golden(reference: Reference, outputs: dict[str, GoldenOutput], vectors: PreprocessingVectors | None) -> Golden:
-    return Golden(PREPROCESSING_ID, reference.test[:GOLDEN_IMAGES, ..., 0], tuple(int(y) for y in reference.labels[:GOLDEN_IMAGES]),
-                  reference.keras_logits[:GOLDEN_IMAGES], outputs, vectors)
+def _golden(contract: InputContract, reference: Reference, n: int, outputs: dict[str, GoldenOutput],
+            vectors: PreprocessingVectors | None) -> Golden:
+    return Golden(contract.preprocessing.id, reference.test[:n], tuple(int(y) for y in reference.labels[:n]),
+                  reference.keras_logits[:n], outputs, vectors)
 
 
 def _write(stage: Path, manifest: Manifest, golden: Golden, files: dict[str, bytes]) -> Manifest:
     """Assets first (their hashes go into the manifest), the manifest last."""
-    assets = {"labels.txt": ("\n".join(manifest.labels) + "\n").encode(), "golden.json": json.dumps(golden.to_json()).encode(),
+    assets = {"labels.txt": ("\n".join(manifest.labels) + "\n").encode("utf-8"),
+              "golden.json": json.dumps(golden.to_json(), separators=(",", ":")).encode(),
               **files}
     for name, data in assets.items():
         (stage / name).parent.mkdir(exist_ok=True)
@@ -202,7 +246,7 @@ def _write(stage: Path, manifest: Manifest, golden: Golden, files: dict[str, byt
     manifest = replace(manifest, assets=tuple(Asset(n, len(d), sha256_bytes(d)) for n, d in assets.items()))
     raw = manifest.to_json()
     Manifest.from_json(raw)  # the exporter writes only what every reader accepts
-    (stage / "manifest.json").write_text(json.dumps(raw, indent=2))
+    (stage / "manifest.json").write_text(json.dumps(raw, indent=2, ensure_ascii=False), encoding="utf-8")
     return manifest
 
 

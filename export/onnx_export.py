@@ -42,8 +42,8 @@ def convert_float(model) -> bytes:
     onnx = require("onnx", "export", "exporting to ONNX")
     from onnx import version_converter
 
-    spec = input_spec()
     graph = device_graph(model)
+    spec = input_spec(graph)
     fn = tf.function(lambda x: graph(x, training=False), input_signature=[spec])
     proto, _ = tf2onnx.convert.from_function(fn, input_signature=[spec], opset=TF2ONNX_OPSET)
     proto = version_converter.convert_version(proto, OPSET)

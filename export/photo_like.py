@@ -89,7 +89,12 @@ def stored(image: Image.Image, r: Rendering) -> Image.Image:
 
 def render(pixels: np.ndarray, r: Rendering) -> bytes:
     """A 28x28 uint8 test image (garment bright on black) -> the encoded photo."""
-    image = stored(upright(pixels, r), r)
+    return encode(upright(pixels, r), r)
+
+
+def encode(image: Image.Image, r: Rendering) -> bytes:
+    """An upright photo (RGB or RGBA) stored in the rendering's mode, orientation and file format."""
+    image = stored(image, r)
     options: dict = {}
     if r.exif_orientation != 1:
         exif = Image.Exif()
@@ -100,3 +105,22 @@ def render(pixels: np.ndarray, r: Rendering) -> bytes:
     buf = io.BytesIO()
     image.save(buf, r.format, **options)
     return buf.getvalue()
+
+
+def photo_for(frame: np.ndarray, recipe: str, width: int, height: int, quality: int = 90, noise: float = 1.5,
+              seed: int = 0) -> bytes:
+    """A bundle's device frame (H, W, C) as a phone photo of width x height, JPEG.
+
+    fashion-mnist-v1 frames (a bright garment on black) become a dark garment on white, as the
+    dataset's product photos were; any other recipe's frame is enlarged (stretched) to the photo's size.
+    """
+    if recipe == "fashion-mnist-v1":
+        return render(frame.reshape(frame.shape[:2]), Rendering(width, height, noise=noise, quality=quality,
+                                                                fill=0.75, seed=seed or width))
+    image = Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame).convert("RGB")
+    image = image.resize((width, height), Image.Resampling.BICUBIC)
+    if noise > 0:
+        rng = np.random.default_rng(seed or width)
+        grain = rng.standard_normal((height, width, 1), dtype=np.float32) * np.float32(noise)
+        image = Image.fromarray(np.clip(np.asarray(image, np.float32) + grain, 0, 255).round().astype(np.uint8))
+    return encode(image, Rendering(width, height, quality=quality))

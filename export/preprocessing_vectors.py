@@ -25,7 +25,7 @@ from PIL import Image
 
 from fashion_edge.export.photo_like import Rendering, render
 from fashion_edge.runtime.bundle import sha256_bytes
-from fashion_edge.runtime.formats import PREPROCESSING_ID
+from fashion_edge.runtime.recipes import FASHION_MNIST
 from fashion_edge.runtime.golden import PreprocessingCase, PreprocessingVectors, Tolerance
 from fashion_edge.runtime.picture import REDUCTIONS
 from fashion_edge.runtime.preprocess import load_image, preprocess, preprocess_at, to_rgb
@@ -140,7 +140,7 @@ def build(images: np.ndarray) -> Vectors:
         cases.append(PreprocessingCase(spec.name, path, sha256_bytes(data), len(data), width, height, mode,
                                        spec.rendering.exif_orientation if spec.rendering else 1, spec.background,
                                        golden))
-    return Vectors(PreprocessingVectors(PREPROCESSING_ID, tolerance(spreads), tuple(cases)), files, spreads)
+    return Vectors(PreprocessingVectors(FASHION_MNIST, tolerance(spreads), tuple(cases)), files, spreads)
 
 
 def tolerance(spreads: dict) -> Tolerance:

@@ -29,7 +29,7 @@ def write_saved_model(model, folder: Path, split: bool = False) -> Path:
     stem split in two exact-int8 convolutions (device_graph.split_stem; NotApplicable without a stem)."""
     graph = device_graph(model)
     (split_stem(graph) if split else graph).export(str(folder), format="tf_saved_model",
-                                                   input_signature=[input_spec()], verbose=False)
+                                                   input_signature=[input_spec(graph)], verbose=False)
     return folder
 
 
@@ -47,7 +47,7 @@ def recipes(precision: str) -> tuple[Int8Recipe, ...]:
 
 def convert(saved_model: Path, precision: str, calibration: np.ndarray | None = None,
             recipe: Int8Recipe | None = None) -> bytes:
-    """One TFLite flatbuffer; `calibration` (static quantization only) is uint8 pixels (N, 28, 28, 1)."""
+    """One TFLite flatbuffer; `calibration` (static quantization only) is uint8 device frames (N, H, W, C)."""
     import tensorflow as tf
 
     if precision not in ("float32", "float16", "dynamic", "int8", "int16x8"):

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from fashion_edge.runtime.golden import Golden
 
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024      # a real one is ~40 kB
-MAX_GOLDEN_BYTES = 32 * 1024 * 1024       # 32 images, 10,000 top-1 digits per format
+MAX_GOLDEN_BYTES = 64 * 1024 * 1024       # golden images, every held-out image's top-1 per format, the vectors
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -115,4 +115,12 @@ class Bundle:
             raise BundleError(f"{path}: larger than a bundle's golden.json can be")
         from fashion_edge.runtime.golden import Golden   # apps' tests and verify read it; loading a model does not
 
-        return Golden.from_json(jsonio.read(path, MAX_GOLDEN_BYTES), str(path))
+        golden = Golden.from_json(jsonio.read(path, MAX_GOLDEN_BYTES), str(path))
+        contract = self.manifest.input
+        if golden.images.shape[1:] != contract.shape[1:]:
+            raise BundleError(f"{path}: images of shape {list(golden.images.shape[1:])}, not the input contract's "
+                              f"{list(contract.shape[1:])}")
+        if golden.preprocessing != contract.preprocessing.id:
+            raise BundleError(f"{path}: preprocessing {golden.preprocessing!r} is not manifest.json's "
+                              f"{contract.preprocessing.id!r}")
+        return golden

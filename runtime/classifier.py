@@ -16,11 +16,12 @@ import numpy as np
 
 from fashion_edge.runtime.backends import Backend, choose_backend, get_backend, open_backend
 from fashion_edge.runtime.bundle import Bundle
-from fashion_edge.runtime.errors import BundleError, InvalidImageError
+from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.formats import DEFAULT_FORMAT, get_format, looks_like
 from fashion_edge.runtime.options import EngineOptions
 from fashion_edge.runtime.prediction import Prediction, eager
-from fashion_edge.runtime.frames import SIZE, as_batch, dataset_frame
+from fashion_edge.runtime.frames import as_batch, exact_frame
+from fashion_edge.runtime.recipes import Preprocessor
 from fashion_edge.runtime.session import Session
 
 if TYPE_CHECKING:
@@ -42,12 +43,23 @@ class Classifier:
         family = get_format(format).family
         if not looks_like(family, blob):
             raise BundleError(f"{format}: {entry.file} is not a {family} file")
-        self._session = Session(open_backend(self.backend_name, blob, self.options))
+        manifest = self.bundle.manifest
+        self.contract = manifest.input
+        self._session = Session(open_backend(self.backend_name, blob, self.options), logits=manifest.output.logits)
         got, want = self._session.backend.input, entry.input
         if (got.dtype, got.scale, got.zero_point) != (want.dtype, want.scale, want.zero_point):
             raise BundleError(f"{format}: the model's input ({got.dtype}, scale {got.scale}) "
                               f"disagrees with manifest.json ({want.dtype}, scale {want.scale})")
+        if tuple(got.shape[1:]) != self.contract.shape[1:]:
+            raise BundleError(f"{format}: {entry.file} takes {list(got.shape)} but manifest.json's input contract is "
+                              f"{list(self.contract.shape)} ({self.contract.describe()})")
+        out = self._session.backend.output
+        if out.shape[-1] != manifest.output.classes:
+            raise BundleError(f"{format}: {entry.file} gives {out.shape[-1]} outputs but manifest.json names "
+                              f"{manifest.output.classes} classes (output.classes, labels)")
         self.labels: tuple[str, ...] = self.bundle.labels
+        self._preprocessor = Preprocessor(self.contract)
+        self._frame = self._preprocessor.frame                 # numpy only: a device frame passes as is
         self._answer = self._session.predictor(self.labels)   # the batch-of-one path: frame -> Prediction
         # Opt-in golden run (runtime/selfcheck.py): raises SelfCheckError if this backend disagrees.
         self.self_check_result = None
@@ -71,39 +83,35 @@ class Classifier:
                 f"{', '.join(f'{k}={v!r}' for k, v in self.options.given().items())})")
 
     def logits(self, pixels: np.ndarray) -> np.ndarray:
-        """Raw float logits for dataset-style uint8 pixels (N, 28, 28[, 1])."""
-        return self._session.logits(as_batch(pixels))
+        """The file's float outputs (logits, or probabilities: manifest.output.kind) for device frames
+        (N, H, W, C) uint8, or (N, H, W) for a grey contract."""
+        return self._session.logits(as_batch(pixels, self.contract.shape[1:]))
+
+    def preprocess(self, image: ImageLike) -> np.ndarray:
+        """The bundle's recipe on one image: the device frame `predict` would classify."""
+        return self._preprocessor(image)
 
     def predict(self, image: ImageLike) -> Prediction:
-        """One image: a path, bytes, a PIL image, or a pixel array (28x28 dark-background passes as is)."""
-        frame = dataset_frame(image)
-        return self._answer(frame if frame is not None else _preprocess(image))
+        """One image: a path, bytes, a PIL image, or a pixel array (a device frame passes as is)."""
+        frame = self._frame(image)
+        return self._answer(frame if frame is not None else self._preprocessor.preprocess(image))
 
     def predict_preprocessed(self, pixels: np.ndarray) -> Prediction:
-        """One frame that `preprocess` already produced (uint8, 28x28 in any batch-of-one shape), as is.
+        """One frame that the recipe already produced (uint8 at the contract's shape, any batch-of-one form), as is.
 
         For a caller that preprocesses elsewhere (another thread, a cache): unlike `predict`, the frame is
-        not looked at again, so a garment filling the frame to its corners is not taken for a photo.
+        not looked at again, so a garment filling a fashion-mnist-v1 frame to its corners is not taken
+        for a photo. Any other shape is an InvalidImageError naming the contract.
         """
-        if not isinstance(pixels, np.ndarray) or pixels.dtype != np.uint8 or pixels.size != SIZE * SIZE:
-            got = f"{pixels.dtype} {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
-            raise InvalidImageError(f"expected a preprocessed uint8 28x28 frame, got {got}")
-        return self._answer(pixels)
+        return self._answer(exact_frame(pixels, self.contract))
 
     def predict_batch(self, images: Sequence[ImageLike] | np.ndarray | Iterable[ImageLike]) -> list[Prediction]:
-        """Many images in one backend call; a uint8 array (N, 28, 28[, 1]) skips preprocessing."""
+        """Many images in one backend call; a uint8 array of device frames (N, H, W[, C]) skips preprocessing."""
+        shape = self.contract.shape[1:]
         if isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim in (3, 4) \
-                and images.shape[1:3] == (SIZE, SIZE):
-            batch = as_batch(images)
+                and images.shape[1:3] == shape[:2] and (images.ndim == 4 or shape[2] == 1):
+            batch = as_batch(images, shape)
         else:
-            batch = as_batch(np.stack([_preprocess(image) for image in images]))
+            batch = as_batch(np.stack([self._preprocessor(image) for image in images]), shape)
         softmax, labels = self._session.softmax, self.labels
         return [eager(softmax(row), labels) for row in self._session.outputs(batch)]
-
-
-def _preprocess(image: ImageLike) -> np.ndarray:
-    """The photo pipeline, imported on the first input that is not a dataset-style frame (frames.py):
-    a process that only sees frames never loads Pillow."""
-    from fashion_edge.runtime.preprocess import preprocess
-
-    return preprocess(image)

@@ -8,7 +8,17 @@ import sys
 from fashion_edge.runtime.backends import backends_for
 from fashion_edge.runtime.bundle import Bundle, describe_device
 from fashion_edge.runtime.classifier import Classifier
+from fashion_edge.runtime.contract import Preprocessing
 from fashion_edge.runtime.errors import FashionEdgeError
+
+
+def describe_preprocessing(p: Preprocessing) -> str:
+    """`photo-v1 (resize stretch, interpolation bilinear, background 255,255,255)`: the recipe and its parameters."""
+    def value(v) -> str:
+        return ",".join(map(str, v)) if isinstance(v, tuple) else getattr(v, "value", str(v))
+
+    params = ", ".join(f"{k} {value(v)}" for k, v in p.parameters.items())
+    return f"{p.id} ({params})" if params else p.id
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -46,8 +56,10 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"bundle   {bundle.path}")
     print(f"model    {bundle.model}   Keras test accuracy {100 * m.keras_test_accuracy:.2f}%   "
           f"{m.macs_per_image:,} MACs per image")
-    print(f"input    {list(m.input.shape)} {m.input.layout} pixels {list(m.input.pixel_range)}, "
-          f"preprocessing {m.input.preprocessing}")
+    print(f"input    {m.input.describe()}: uint8 pixels 0..255, NHWC {list(m.input.shape)}; "
+          f"preprocessing {describe_preprocessing(m.input.preprocessing)}")
+    print(f"output   {m.output.classes} classes, {m.output.kind.value}"
+          + ("" if m.output.logits else " (the file ends in a softmax)"))
     print(f"labels   {', '.join(bundle.labels)}")
     print()
     print(f"{'format':16s}{'file':16s}{'size':>11s}{'accuracy':>10s}{'agree':>9s}  gate  backends here")

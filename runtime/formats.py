@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
-PREPROCESSING_ID = "fashion-mnist-v1"
 DEFAULT_FORMAT = "tflite-int8"
 
 # Flatbuffer file identifiers (bytes 4..8): checked before a native runtime sees a file.

@@ -1,38 +1,46 @@
-"""Dataset-style frames: uint8 28x28 pixels, garment bright on a dark background. numpy only.
+"""Device frames: uint8 pixels already at the bundle's input shape. numpy only.
 
-Split from preprocess.py so that what a camera loop or a benchmark feeds most (frames already in the
-dataset's style) never imports Pillow: `Classifier` loads the photo pipeline (preprocess.py, Pillow)
-on the first input that is not such a frame. That keeps Pillow's import (~10-17 ms here, a tenth of
-the runtime's cold start) off a process that only ever sees frames.
+Split from the recipes' implementations so that what a camera loop or a benchmark feeds most (frames
+already preprocessed) never imports Pillow: a `Classifier` loads its recipe's pipeline (Pillow) on
+the first input that is not such a frame. That keeps Pillow's import (~10-17 ms, a tenth of the
+runtime's cold start on a 2-core Xeon) off a process that only ever sees frames.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from fashion_edge.runtime.backdrop import dark_grey_corners
 from fashion_edge.runtime.errors import InvalidImageError
 
-SIZE = 28
+if TYPE_CHECKING:
+    from fashion_edge.runtime.contract import InputContract
+
+SIZE = 28             # fashion-mnist-v1's side
 
 _FRAME_SHAPES = frozenset({(SIZE, SIZE), (SIZE, SIZE, 1)})
 _U8 = np.dtype(np.uint8)    # numpy's own uint8 dtype: an identity test is the cheapest check of the hot path
 _LAST = SIZE * SIZE - 1
+_SHAPE = (SIZE, SIZE, 1)
 
 
-def as_batch(pixels: np.ndarray) -> np.ndarray:
-    """Dataset-style uint8 images (N, 28, 28) or (N, 28, 28, 1) -> contiguous NHWC (N, 28, 28, 1)."""
+def as_batch(pixels: np.ndarray, shape: tuple[int, int, int] = _SHAPE) -> np.ndarray:
+    """Device frames (N, H, W, C), or (N, H, W) when C is 1 -> contiguous NHWC uint8 (N, H, W, C)."""
     pixels = np.asarray(pixels)
     if pixels.dtype != np.uint8:
         raise InvalidImageError(f"expected uint8 pixels, got {pixels.dtype}")
-    if pixels.ndim == 3:
+    if pixels.ndim == 3 and shape[2] == 1:
         pixels = pixels[..., None]
-    if pixels.ndim != 4 or pixels.shape[1:] != (SIZE, SIZE, 1):
-        raise InvalidImageError(f"expected (N, 28, 28[, 1]) pixels, got shape {pixels.shape}")
+    if pixels.ndim != 4 or pixels.shape[1:] != tuple(shape):
+        height, width, channels = shape
+        grey = "[, 1]" if channels == 1 else f", {channels}"
+        raise InvalidImageError(f"expected (N, {height}, {width}{grey}) pixels, got shape {pixels.shape}")
     return np.ascontiguousarray(pixels)
 
 
 def dataset_frame(source: object) -> np.ndarray | None:
-    """`source` as a (28, 28) view if it already is a dataset-style frame, else None (a photo: preprocess it).
+    """`source` as a (28, 28) view if it already is a fashion-mnist-v1 frame, else None (a photo: preprocess it).
 
     A uint8 28x28 array whose corners are dark by the one dark rule (backdrop.py) is the dataset's
     style; `preprocess` would return it unchanged. No copy and no Pillow: this runs on every frame.
@@ -42,3 +50,41 @@ def dataset_frame(source: object) -> np.ndarray | None:
         if dark_grey_corners(item(0), item(SIZE - 1), item(_LAST - SIZE + 1), item(_LAST)):
             return source if source.ndim == 2 else source.reshape(SIZE, SIZE)
     return None
+
+
+def dataset_frames(contract: "InputContract") -> Callable[[Any], np.ndarray | None]:
+    """fashion-mnist-v1's frame test (its contract is always 28x28x1): `dataset_frame` itself, no wrapper."""
+    return dataset_frame
+
+
+def device_frames(contract: "InputContract") -> Callable[[Any], np.ndarray | None]:
+    """The frame test of a recipe whose device frame is any uint8 array of exactly the tensor's pixels."""
+    return lambda source: device_frame(source, contract)
+
+
+def device_frame(source: Any, contract: "InputContract") -> np.ndarray | None:
+    """A uint8 array of exactly the device's pixels ((H, W, C), (1, H, W, C), or (H, W) for grey) as a frame view.
+
+    Any other array (a camera frame of another size) is a photo for the recipe.
+    """
+    if not isinstance(source, np.ndarray) or source.dtype != _U8:
+        return None
+    shape = contract.frame_shape
+    if source.shape == shape:
+        return source
+    if source.size == contract.values and source.shape in ((1, *contract.shape[1:]), contract.shape[1:]):
+        return source.reshape(shape)
+    return None
+
+
+def exact_frame(pixels: Any, contract: "InputContract") -> np.ndarray:
+    """A frame the caller says is preprocessed: any batch-of-one shape of the device's pixels, or a clear error."""
+    frame = device_frame(pixels, contract) if isinstance(pixels, np.ndarray) else None
+    if frame is None and contract.channels == 1 and isinstance(pixels, np.ndarray) and pixels.dtype == _U8 \
+            and pixels.shape == (1, contract.height, contract.width):
+        frame = pixels.reshape(contract.frame_shape)
+    if frame is None:
+        got = f"{pixels.dtype} {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
+        raise InvalidImageError(f"expected a preprocessed uint8 {contract.height}x{contract.width}x{contract.channels} "
+                                f"frame ({contract.describe()}), got {got}")
+    return frame

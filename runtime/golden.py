@@ -1,12 +1,18 @@
 """golden.json as types: inputs and the outputs every format must reproduce, for apps' own tests.
 
-Also the preprocessing vectors: encoded photos in the bundle's preprocessing/ folder with the 28x28
-pixels fashion-mnist-v1 makes of them and the tolerance a port (Kotlin, Swift, JavaScript; another
-JPEG decoder and resampler) may stray by, so an app can test its own preprocessing. Bundles
-exported before they existed have none (`Golden.preprocessing_vectors` is None).
+Also the preprocessing vectors: encoded photos in the bundle's preprocessing/ folder with the pixels
+the bundle's recipe makes of them and the tolerance a port (Kotlin, Swift, JavaScript; another JPEG
+decoder and resampler) may stray by, so an app can test its own preprocessing. Bundles exported
+without them have none (`Golden.preprocessing_vectors` is None).
+
+Pixels are stored as {"shape": [...], "base64": ...} (uint8, row-major NHWC: compact at any input
+size); schema-2 bundles stored 28x28 lists of integers, which still read. `test_top1` is a list of
+class ids (schema 2: one digit per image, which still reads).
 """
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -19,14 +25,14 @@ from fashion_edge.runtime.manifest import check_relative_file
 from fashion_edge.runtime.frames import SIZE
 
 FILE = "golden.json"
-SIDE = SIZE
+SIDE = SIZE             # schema-2 golden files hold 28x28 lists
 
 
 @dataclass(frozen=True, eq=False)
 class GoldenOutput:
-    logits: np.ndarray          # (N, classes) float32, dequantized
+    logits: np.ndarray          # (N, classes) float32, dequantized: the file's outputs (logits or probabilities)
     top1: tuple[int, ...]
-    test_top1: str              # every test image's top-1, one digit each
+    test_top1: np.ndarray       # every held-out test image's top-1 class, int32
 
     @classmethod
     def read(cls, name: str, o: Obj) -> "GoldenOutput":
@@ -34,16 +40,26 @@ class GoldenOutput:
             raise BundleError(f"{o.file}: unknown format {name!r} in outputs")
         logits = _matrix(o, "logits")
         top1 = o.ints("top1")
-        test_top1 = o.str("test_top1")
-        if len(top1) != len(logits) or not test_top1.isdigit():
-            raise o.fail("top1", "must give one class per golden image (and test_top1 one digit per test image)")
+        if len(top1) != len(logits) or any(not 0 <= t < logits.shape[1] for t in top1):
+            raise o.fail("top1", f"must give one class (0..{logits.shape[1] - 1}) per golden image")
+        raw = o.get("test_top1", lambda v: isinstance(v, (str, list)), "a list of class ids")
+        if isinstance(raw, str):            # schema 2: one digit per image
+            if not raw.isdigit():
+                raise o.fail("test_top1", "must be digits, one per test image")
+            test_top1 = (np.frombuffer(raw.encode(), np.uint8) - ord("0")).astype(np.int32)
+        else:
+            test_top1 = np.asarray(o.ints("test_top1"), dtype=np.int64)
+            if test_top1.size and (test_top1.min() < 0 or test_top1.max() >= logits.shape[1]):
+                raise o.fail("test_top1", f"must hold class ids 0..{logits.shape[1] - 1}")
+            test_top1 = test_top1.astype(np.int32)
         return cls(logits, top1, test_top1)
 
     def test_top1_array(self) -> np.ndarray:
-        return np.frombuffer(self.test_top1.encode(), np.uint8) - ord("0")
+        return self.test_top1
 
     def to_json(self) -> dict:
-        return {"logits": np.round(self.logits, 6).tolist(), "top1": list(self.top1), "test_top1": self.test_top1}
+        return {"logits": np.round(self.logits, 6).tolist(), "top1": list(self.top1),
+                "test_top1": self.test_top1.tolist()}
 
 
 MODES = ("RGB", "RGBA", "L", "P", "I;16")             # the files' modes, as Pillow names them
@@ -53,10 +69,10 @@ _SHA256 = frozenset("0123456789abcdef")
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How far another implementation's 28x28 result may be from a case's pixels, and why."""
+    """How far another implementation's result may be from a case's pixels, and why."""
 
-    mean_abs: float      # mean |difference| over the 784 pixels, grey levels
-    max_abs: int         # largest |difference| of one pixel
+    mean_abs: float      # mean |difference| over every value of the frame, levels 0..255
+    max_abs: int         # largest |difference| of one value
     why: str
 
     @classmethod
@@ -64,8 +80,11 @@ class Tolerance:
         return cls(o.float("mean_abs", minimum=0.0), o.int("max_abs", minimum=0), o.str("why"))
 
     def accepts(self, pixels: np.ndarray, expected: np.ndarray) -> bool:
-        diff = np.abs(np.asarray(pixels, np.int16) - np.asarray(expected, np.int16))
-        return diff.shape == (SIDE, SIDE) and float(diff.mean()) <= self.mean_abs and int(diff.max()) <= self.max_abs
+        pixels, expected = np.asarray(pixels, np.int16), np.asarray(expected, np.int16)
+        if pixels.size != expected.size:
+            return False
+        diff = np.abs(pixels.reshape(expected.shape) - expected)
+        return float(diff.mean()) <= self.mean_abs and int(diff.max()) <= self.max_abs
 
     def to_json(self) -> dict:
         return {"mean_abs": self.mean_abs, "max_abs": self.max_abs, "why": self.why}
@@ -84,7 +103,7 @@ class PreprocessingCase:
     mode: str
     exif_orientation: int    # 1 (none) to 8
     background: str
-    pixels: np.ndarray       # (28, 28) uint8
+    pixels: np.ndarray       # the frame the recipe makes of the file: (H, W) grey or (H, W, 3) uint8
 
     @classmethod
     def read(cls, o: Obj) -> "PreprocessingCase":
@@ -99,16 +118,21 @@ class PreprocessingCase:
         orientation = o.int("exif_orientation", minimum=1)
         if orientation > 8:
             raise o.fail("exif_orientation", f"must be 1..8, not {orientation}")
-        pixels = o.get("pixels", _is_image, f"{SIDE} rows of {SIDE} integers 0..255")
+        if isinstance(o.raw.get("pixels"), list):     # schema 2: 28 rows of 28 integers
+            pixels = np.asarray(o.get("pixels", _is_image, f"{SIDE} rows of {SIDE} integers 0..255"), dtype=np.uint8)
+        else:
+            pixels = read_pixels(o, "pixels")
+            if pixels.ndim not in (2, 3):
+                raise o.fail("pixels", f"must be one frame, (H, W) or (H, W, C), not shape {list(pixels.shape)}")
         return cls(o.str("name"), check_relative_file(o, "file", o.str("file"), subfolders=True), sha,
                    o.int("bytes", minimum=1), o.int("width", minimum=1), o.int("height", minimum=1), mode,
-                   orientation, background, np.asarray(pixels, dtype=np.uint8))
+                   orientation, background, pixels)
 
     def to_json(self) -> dict:
         return {"name": self.name, "file": self.file, "sha256": self.sha256, "bytes": self.bytes,
                 "width": self.width, "height": self.height, "mode": self.mode,
                 "exif_orientation": self.exif_orientation, "background": self.background,
-                "pixels": self.pixels.tolist()}
+                "pixels": pixels_json(self.pixels)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,7 +158,7 @@ class PreprocessingVectors:
 @dataclass(frozen=True, eq=False)
 class Golden:
     preprocessing: str
-    images: np.ndarray           # (N, 28, 28) uint8, already preprocessed
+    images: np.ndarray           # (N, H, W, C) uint8 device frames, already preprocessed
     labels: tuple[int, ...]
     keras_logits: np.ndarray
     outputs: Mapping[str, GoldenOutput]
@@ -143,8 +167,16 @@ class Golden:
     @classmethod
     def from_json(cls, raw: Any, file: str = FILE) -> "Golden":
         o = Obj(raw, "", file)
-        images = o.get("images", _is_image_list, f"a list of {SIDE}x{SIDE} arrays of 0..255")
-        pixels = np.asarray(images, dtype=np.uint8).reshape(-1, SIDE, SIDE)
+        if isinstance(o.raw.get("images"), list):     # schema 2: 28x28 lists
+            images = o.get("images", _is_image_list, f"a list of {SIDE}x{SIDE} arrays of 0..255")
+            pixels = np.asarray(images, dtype=np.uint8).reshape(-1, SIDE, SIDE, 1)
+        else:
+            pixels = read_pixels(o, "images")
+            if pixels.ndim != 4 or not len(pixels):
+                raise o.fail("images", f"must be frames (N, H, W, C), not shape {list(pixels.shape)}")
+        labels = o.ints("labels")
+        if len(labels) != len(pixels):
+            raise o.fail("labels", f"has {len(labels)} entries for {len(pixels)} images")
         outputs = o.mapping("outputs", GoldenOutput.read)
         for name, out in outputs.items():
             if len(out.logits) != len(pixels):
@@ -154,15 +186,35 @@ class Golden:
         preprocessing = o.str("preprocessing")
         if vectors is not None and vectors.id != preprocessing:
             raise BundleError(f"{file}: preprocessing_vectors.id {vectors.id!r} differs from preprocessing {preprocessing!r}")
-        return cls(preprocessing, pixels, o.ints("labels"), _matrix(o, "keras_logits"), outputs, vectors)
+        return cls(preprocessing, pixels, labels, _matrix(o, "keras_logits"), outputs, vectors)
 
     def to_json(self) -> dict:
-        out = {"preprocessing": self.preprocessing, "images": self.images.tolist(), "labels": list(self.labels),
+        out = {"preprocessing": self.preprocessing, "images": pixels_json(self.images), "labels": list(self.labels),
                "keras_logits": np.round(self.keras_logits, 6).tolist(),
                "outputs": {k: v.to_json() for k, v in self.outputs.items()}}
         if self.preprocessing_vectors is not None:
             out["preprocessing_vectors"] = self.preprocessing_vectors.to_json()
         return out
+
+
+def pixels_json(pixels: np.ndarray) -> dict:
+    """uint8 pixels as golden.json stores them: the shape, and the bytes in row-major order as base64."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    return {"shape": list(pixels.shape), "base64": base64.b64encode(pixels.tobytes()).decode("ascii")}
+
+
+def read_pixels(o: Obj, key: str) -> np.ndarray:
+    p = o.obj(key)
+    shape = p.ints("shape")
+    if not shape or any(d < 1 for d in shape):
+        raise p.fail("shape", f"must be positive sizes, not {list(shape)}")
+    try:
+        data = base64.b64decode(p.str("base64"), validate=True)
+    except (binascii.Error, ValueError):
+        raise p.fail("base64", "is not valid base64") from None
+    if len(data) != int(np.prod(shape)):
+        raise p.fail("base64", f"holds {len(data)} bytes, not the {int(np.prod(shape))} of shape {list(shape)}")
+    return np.frombuffer(data, dtype=np.uint8).reshape(shape)
 
 
 def _is_image(value: Any) -> bool:

@@ -1,9 +1,12 @@
 """manifest.json as types: what the exporter writes and every reader (runtime, apps' docs, report) reads.
 
 `Manifest.from_json` validates everything once; a missing or wrongly typed field, an unknown
-schema version or format, a file name that would leave the bundle, or labels that do not match the
-model's output size raise `BundleError` naming the field. `to_json` writes the same structure, so
-the exporter and the readers cannot drift apart.
+schema version, format or preprocessing recipe, a file name that would leave the bundle, or labels and
+tensors that disagree with the input and output contract raise `BundleError` naming the field.
+`to_json` writes the same structure, so the exporter and the readers cannot drift apart.
+
+Schema 3 describes the input and output completely (contract.py). Schema 2, every bundle written
+before it, is read as what it always meant: 28x28x1 grayscale, fashion-mnist-v1, logits.
 """
 from __future__ import annotations
 
@@ -11,11 +14,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from fashion_edge.runtime.contract import Colour, InputContract, OutputContract, OutputKind, Preprocessing
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.fields import Obj
-from fashion_edge.runtime.formats import FORMATS, PREPROCESSING_ID, Gate
+from fashion_edge.runtime.formats import FORMATS, Gate
+from fashion_edge.runtime.recipes import FASHION_MNIST
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READABLE_SCHEMAS = (2, 3)
 FILE = "manifest.json"
 DTYPES = ("float32", "float16", "uint8", "int8", "int16")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -346,24 +352,15 @@ class SizeCheck:
         return {"format": self.format, "of": self.of, "ratio": self.ratio, "max": self.max, "enforced": self.enforced}
 
 
-@dataclass(frozen=True)
-class InputContract:
-    shape: tuple[int, ...]
-    layout: str
-    pixel_range: tuple[int, ...]
-    batch: str
-    preprocessing: str
-
-    @classmethod
-    def read(cls, o: Obj) -> "InputContract":
-        preprocessing = o.str("preprocessing")
-        if preprocessing != PREPROCESSING_ID:
-            raise o.fail("preprocessing", f"is {preprocessing!r}; this runtime implements {PREPROCESSING_ID!r}")
-        return cls(o.ints("shape"), o.str("layout"), o.ints("pixel_range"), o.str("batch"), preprocessing)
-
-    def to_json(self) -> dict:
-        return {"shape": list(self.shape), "layout": self.layout, "pixel_range": list(self.pixel_range),
-                "batch": self.batch, "preprocessing": self.preprocessing}
+def _schema2_input(o: Obj) -> InputContract:
+    """A schema-2 bundle's input: 28x28x1 pixels and fashion-mnist-v1, the only contract it could state."""
+    shape = o.ints("shape")
+    if shape != (1, 28, 28, 1):
+        raise o.fail("shape", f"must be [1, 28, 28, 1] in a schema-2 manifest, not {list(shape)}")
+    preprocessing = o.str("preprocessing")
+    if preprocessing != FASHION_MNIST:
+        raise o.fail("preprocessing", f"is {preprocessing!r}; a schema-2 bundle can only be {FASHION_MNIST!r}")
+    return InputContract(28, 28, 1, Colour.GRAYSCALE, Preprocessing(FASHION_MNIST))
 
 
 @dataclass(frozen=True)
@@ -371,6 +368,7 @@ class Manifest:
     model: str
     labels: tuple[str, ...]
     input: InputContract
+    output: OutputContract
     keras_test_accuracy: float
     keras_test_images: int
     macs_per_image: int
@@ -390,28 +388,39 @@ class Manifest:
     def from_json(cls, raw: Any, file: str = FILE) -> "Manifest":
         o = Obj(raw, "", file)
         version = o.int("schema_version")
-        if version != SCHEMA_VERSION:
-            raise o.fail("schema_version", f"is {version}; this runtime reads {SCHEMA_VERSION} "
+        if version not in READABLE_SCHEMAS:
+            raise o.fail("schema_version", f"is {version}; this runtime reads {', '.join(map(str, READABLE_SCHEMAS))} "
                                            "(re-export the bundle with this version of fashion-edge)")
         keras = o.obj("keras")
         formats = o.mapping("formats", FormatEntry.read)
         if not formats:
             raise o.fail("formats", "lists no formats")
         labels = o.strs("labels")
+        if len(labels) < 2:
+            raise o.fail("labels", f"must name at least 2 classes, not {len(labels)}")
+        if len(set(labels)) != len(labels) or not all(label.strip() and label.isprintable() for label in labels):
+            raise o.fail("labels", "must be distinct, non-empty names of printable characters (one line each)")
+        if version == 2:
+            contract, output = _schema2_input(o.obj("input")), OutputContract(len(labels), OutputKind.LOGITS)
+        else:
+            contract, output = InputContract.read(o.obj("input")), OutputContract.read(o.obj("output"))
+        if output.classes != len(labels):
+            raise o.fail("labels", f"has {len(labels)} names but output.classes is {output.classes}")
         for name, entry in formats.items():
             if not entry.output.shape or entry.output.shape[-1] != len(labels):
                 raise BundleError(f"{file}: labels has {len(labels)} names but formats.{name}.output.shape "
                                   f"{list(entry.output.shape)} does not end in {len(labels)}")
-        if len(set(labels)) != len(labels) or not all(labels):
-            raise o.fail("labels", "must be distinct, non-empty names")
-        return cls(o.str("model"), labels, InputContract.read(o.obj("input")), keras.float("test_accuracy"),
+            if tuple(entry.input.shape) != contract.shape:
+                raise BundleError(f"{file}: formats.{name}.input.shape {list(entry.input.shape)} is not the input "
+                                  f"contract's {list(contract.shape)}")
+        return cls(o.str("model"), labels, contract, output, keras.float("test_accuracy"),
                    keras.int("test_images", minimum=1), o.int("macs_per_image", minimum=0),
                    Calibration.read(o.obj("calibration")), formats, o.objs("size_checks", SizeCheck.read),
                    o.str_mapping("versions"), o.str("created"), o.objs("assets", Asset.read), version)
 
     def to_json(self) -> dict:
-        return {"schema_version": self.schema_version, "model": self.model, "labels": list(self.labels),
-                "input": self.input.to_json(),
+        return {"schema_version": SCHEMA_VERSION, "model": self.model, "labels": list(self.labels),
+                "input": self.input.to_json(), "output": self.output.to_json(),
                 "keras": {"test_accuracy": self.keras_test_accuracy, "test_images": self.keras_test_images},
                 "macs_per_image": self.macs_per_image, "calibration": self.calibration.to_json(),
                 "formats": {k: v.to_json() for k, v in self.formats.items()},

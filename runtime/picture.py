@@ -87,6 +87,19 @@ class Picture:
         orientation = _orientation(image)
         return image.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT else image
 
+    def upright_size(self) -> tuple[int, int]:
+        """(width, height) once EXIF orientation is applied, from the header alone."""
+        source = self._header if self._header is not None else self._pixels
+        turned = source is not None and _orientation(source) >= 5
+        return self.size[::-1] if turned else self.size
+
+    def upright(self, k: int = 1) -> Image.Image:
+        """The upright picture in its own mode: a JPEG decoded at 1/k by DCT scaling, anything else in full."""
+        image, _ = self._image(k)
+        _load(image, self.where)
+        orientation = _orientation(image)
+        return image.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT else image
+
     def decode(self, k: int = 1) -> Reduced:
         """The upright RGB picture at 1/k: a JPEG by DCT scaling, anything else box-reduced after decoding."""
         image, drafted = self._image(k)
@@ -187,8 +200,8 @@ def from_array(array: np.ndarray) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array))  # uint8: L, RGB or RGBA by shape
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode -> RGB, with transparency composited onto white (a product-photo backdrop)."""
+def to_rgb(image: Image.Image, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """Any Pillow mode -> RGB, with transparency composited onto `background` (white: a product-photo backdrop)."""
     if image.mode == "RGB" and "transparency" not in image.info:
         return image  # no copy: the pipeline never writes into it
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -204,6 +217,6 @@ def to_rgb(image: Image.Image) -> Image.Image:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "La", "RGBa"):
         image = image.convert("RGBA")
-        backdrop = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        backdrop = Image.new("RGBA", image.size, (*background, 255))
         image = Image.alpha_composite(backdrop, image)
     return image.convert("RGB")

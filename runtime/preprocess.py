@@ -82,6 +82,11 @@ def preprocess(source: ImageLike | Picture) -> np.ndarray:
     return _photo(source if isinstance(source, Picture) else Picture.open(source), None)
 
 
+def for_contract(source: ImageLike | Picture, contract: object) -> np.ndarray:
+    """The recipe registry's entry (recipes.py): fashion-mnist-v1's contract is always 28x28x1."""
+    return preprocess(source)
+
+
 def preprocess_at(source: ImageLike, reduction: int) -> np.ndarray:
     """fashion-mnist-v1 decoded at a fixed 1/reduction (1: the full-resolution pipeline, exactly).
 

@@ -1,4 +1,4 @@
-"""A backend plus the quantization arithmetic: uint8 pixels in, float logits or probabilities out.
+"""A backend plus the quantization arithmetic: uint8 pixels in, float outputs and probabilities out.
 
 The caller never sees scale or zero-point. Interpreters are not thread-safe, so every call into
 the backend holds one lock; batch-of-one inference is short enough that a lock beats one
@@ -11,6 +11,10 @@ softmax is a lookup. exp(logit(q) - logit(q_top)) is tabled for each of the 256 
 the largest level); a shift common to every class cancels in the normalisation, so a prediction
 costs ten lookups, a sum and ten divisions, with no exp and no numpy arithmetic. The batch path
 (`outputs` + `softmax` per row) does the same arithmetic, so both give identical probabilities.
+
+A file whose outputs already are probabilities (it ends in a softmax: manifest.output.kind) gets no
+softmax: its outputs, clipped at 0, are renormalised to sum to 1 (an 8-bit output's levels do not sum
+to exactly 1). Everything else is the same, the table included.
 """
 from __future__ import annotations
 
@@ -31,8 +35,9 @@ _TINY = 1e-200
 
 
 class Session:
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, logits: bool = True) -> None:
         self.backend = backend
+        self.logits_out = logits       # False: the outputs are probabilities already
         self._lock = threading.Lock()
         inp, out = backend.input, backend.output
         self._in_dtype = np.dtype(inp.dtype)
@@ -54,10 +59,11 @@ class Session:
             as_levels = np.arange(256, dtype=np.uint8).view(out_dtype).astype(np.int16) + self._out_offset
             logits = [float(v) for v in self._out_table[as_levels]]
             top = float(self._out_table[-1])   # scale > 0: the largest level has the largest logit
-            self._exp_by_byte = [math.exp(v - top) for v in logits]
+            self._exp_by_byte = ([math.exp(v - top) for v in logits] if self.logits_out
+                                 else [max(v, 0.0) for v in logits])
 
     def to_input(self, pixels: np.ndarray) -> np.ndarray:
-        """uint8 pixels (N, 28, 28, 1) -> the model's input tensor."""
+        """uint8 pixels (N, H, W, C) -> the model's input tensor."""
         if self._pixels_are_input:
             return pixels
         if not self.backend.input.quantized:
@@ -74,7 +80,7 @@ class Session:
         return (raw.astype(np.float32) - self._out_zero) * self._out_scale
 
     def run_one(self, pixels: np.ndarray) -> np.ndarray:
-        """One image's uint8 pixels (28x28, any batch-of-one shape) -> its (1, 10) outputs, the model's own type."""
+        """One image's uint8 pixels (any batch-of-one shape) -> its (1, classes) outputs, the model's own type."""
         x = pixels.reshape(self._one_shape)
         if not self._pixels_are_input:
             x = self.to_input(x)
@@ -86,7 +92,7 @@ class Session:
         return self.softmax(self.run_one(pixels))
 
     def predictor(self, labels: Sequence[str]) -> Callable[[np.ndarray], Prediction]:
-        """uint8 pixels (28x28, any batch-of-one shape) -> Prediction, as one closure.
+        """uint8 pixels (any batch-of-one shape) -> Prediction, as one closure.
 
         Right after an invoke every call and attribute lookup costs more than in a tight loop
         (module docstring), so the tabled path inlines `run_one` and `softmax`: the same arithmetic
@@ -126,23 +132,28 @@ class Session:
                 return exps.index(max(exps)), tuple([e / total for e in exps])
         logits = self.to_logits(out).ravel().tolist()
         best = max(logits)
+        if not self.logits_out:
+            kept = [max(v, 0.0) for v in logits]
+            total = sum(kept)
+            return logits.index(best), tuple([e / total for e in kept] if total > 0 else [1 / len(kept)] * len(kept))
         exps = [math.exp(v - best) for v in logits]
         total = sum(exps)
         return logits.index(best), tuple([e / total for e in exps])
 
     def logits_one(self, pixels: np.ndarray) -> np.ndarray:
-        """(1, 28, 28, 1) uint8 -> (10,) float32, on the backend's batch-of-one path."""
+        """(1, H, W, C) uint8 -> (classes,) float32, on the backend's batch-of-one path."""
         return self.to_logits(self.run_one(pixels)).reshape(-1)
 
     def logits(self, pixels: np.ndarray, chunk: int = 500) -> np.ndarray:
-        """(N, 28, 28, 1) uint8 -> (N, 10) float32, in chunks to bound memory."""
+        """(N, H, W, C) uint8 -> (N, classes) float32 outputs, in chunks to bound memory."""
         return self.to_logits(self.outputs(pixels, chunk))
 
     def outputs(self, pixels: np.ndarray, chunk: int = 500) -> np.ndarray:
-        """(N, 28, 28, 1) uint8 -> (N, 10) in the model's own output type (quantized levels for int8)."""
+        """(N, H, W, C) uint8 -> (N, classes) in the model's own output type (quantized levels for int8)."""
         parts = []
         for start in range(0, len(pixels), chunk):
             x = self.to_input(pixels[start:start + chunk])
             with self._lock:
                 parts.append(self.backend.run(x))
-        return np.concatenate(parts) if parts else np.zeros((0, 10), np.dtype(self.backend.output.dtype))
+        return np.concatenate(parts) if parts else np.zeros((0, self.backend.output.shape[-1]),
+                                                             np.dtype(self.backend.output.dtype))

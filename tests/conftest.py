@@ -31,10 +31,25 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
+CONTRACTS = ("tiny-cnn", "tiny-shapes12", "tiny-stripes2")   # 28x28x1 / 32x48x3, 12 classes / 64x64x3, 2, probabilities
+
+
 @pytest.fixture(scope="session")
 def tiny_bundle() -> Path:
     """tiny-cnn's bundle, every format (committed; read it, copy it before changing it)."""
     return TINY / "tiny-cnn" / "bundle"
+
+
+@pytest.fixture(scope="session", params=CONTRACTS)
+def contract_bundle(request) -> Path:
+    """Each committed tiny bundle in turn: three input contracts (tests/data/make_bundles.py)."""
+    return TINY / request.param / "bundle"
+
+
+@pytest.fixture(scope="session")
+def schema2_bundle() -> Path:
+    """A bundle as the previous manifest schema wrote it (tests/data/schema2: two formats)."""
+    return TINY / "schema2" / "bundle"
 
 
 @pytest.fixture

@@ -13,10 +13,14 @@ import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fashion_edge.runtime.errors import DataError
+
+if TYPE_CHECKING:
+    from fashion_edge.train.datasets import ImageSet
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 KERAS_CACHE_DIR = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "fashion-mnist"
@@ -49,14 +53,22 @@ class FashionMNIST:
     source: str
     sha256: dict[str, str]
 
+    def image_set(self) -> "ImageSet":
+        """The dataset as device frames (N, 28, 28, 1) with its class names: what export reads."""
+        from fashion_edge.runtime.labels import LABELS
+        from fashion_edge.train.datasets import ImageSet
+
+        return ImageSet(f"Fashion-MNIST ({self.source})", LABELS, self.x_train[..., None], self.y_train,
+                        self.x_test[..., None], self.y_test)
+
     def split_validation(self, fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, ...]:
         """(x_fit, y_fit, x_val, y_val) drawn from the training set only.
 
         The test set is kept for the final figure, never for choosing epochs or models.
         """
-        order = np.random.default_rng(seed).permutation(len(self.x_train))
-        n_val = int(round(len(order) * fraction))
-        val, fit = order[:n_val], order[n_val:]
+        from fashion_edge.train.datasets import validation_split
+
+        fit, val = validation_split(len(self.x_train), fraction, seed)
         return self.x_train[fit], self.y_train[fit], self.x_train[val], self.y_train[val]
 
 

@@ -36,7 +36,8 @@ def create_app(config: ServeConfig, bundle: Bundle, pool: InferencePool, metrics
     labels = bundle.labels
     files = BundleFiles(bundle)
     app = FastAPI(title="fashion-edge", version=version_of("fashion-edge") or "dev",
-                  summary=f"Fashion-MNIST classifier ({bundle.model}, {config.format})",
+                  summary=f"{bundle.model}: {bundle.manifest.input.describe()} images, {len(labels)} classes "
+                          f"({config.format})",
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     problems.install(app)
     _document_classify(app, len(labels))
@@ -56,8 +57,8 @@ def create_app(config: ServeConfig, bundle: Bundle, pool: InferencePool, metrics
         return _json({
             "status": "ok" if pool.ready else ("failed" if pool.failure else "loading"),
             "model": m.model, "format": config.format, "backend": pool.backend_name or config.backend,
-            "labels": list(labels), "preprocessing": m.input.preprocessing,
-            "input": m.input.to_json(), "keras_test_accuracy": m.keras_test_accuracy,
+            "labels": list(labels), "preprocessing": m.input.preprocessing.id,
+            "input": m.input.to_json(), "output": m.output.to_json(), "keras_test_accuracy": m.keras_test_accuracy,
             "format_accuracy": m.formats[config.format].parity.accuracy,
             "self_check": pool.self_check.to_json() if pool.self_check else None, "failure": pool.failure,
             "workers": config.workers, "queue": config.queue, "max_body_bytes": config.max_body_bytes,

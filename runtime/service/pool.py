@@ -33,7 +33,6 @@ from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.prediction import Prediction
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.picture import Picture
-from fashion_edge.runtime.preprocess import preprocess
 from fashion_edge.runtime.selfcheck import SelfCheck
 from fashion_edge.runtime.service.limits import PhotoGate
 
@@ -87,7 +86,7 @@ class InferencePool:
         self._bundle, self._format, self._backend = bundle, format, backend
         self.workers, self.capacity = workers, workers + queue_size
         self._observe = observe or (lambda _p, _i: None)
-        self._gate = PhotoGate()
+        self._gate = PhotoGate.for_contract(bundle.manifest.input)
         self._threads: list[threading.Thread] = []
         self._inboxes: list[queue.SimpleQueue[_Job | None]] = []   # one per worker: a job handed to it
         # Under _dispatch: the idle workers, most recently idle last, and the jobs that found none idle.
@@ -187,7 +186,7 @@ class InferencePool:
             picture = Picture.open(data)       # the header, read once: the gate and preprocess share it
             width, height = picture.size
             with self._gate.admit(width * height):   # memory: large photos one at a time, huge ones refused
-                pixels = preprocess(picture)
+                pixels = clf.preprocess(picture)   # the bundle's recipe
             t1 = time.perf_counter()
             prediction = clf.predict_preprocessed(pixels)   # the batch-of-one hot path, as predict's
             t2 = time.perf_counter()

@@ -51,7 +51,7 @@ def build(config: ServeConfig):
     pool = InferencePool(bundle, config.format, backend, config.workers, config.queue, metrics.observe_worker)
     metrics.track(lambda: pool.waiting, lambda: pool.admitted, lambda: 1.0 if pool.ready else 0.0)
     metrics.model.info({"model": bundle.model, "format": config.format, "backend": backend,
-                        "preprocessing": bundle.manifest.input.preprocessing})
+                        "preprocessing": bundle.manifest.input.preprocessing.id})
     root = find_web_root(config.web_root)
     try:
         web = web_files(root)

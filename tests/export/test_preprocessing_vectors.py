@@ -11,7 +11,7 @@ from PIL import Image, ImageFilter
 
 from fashion_edge.export import preprocessing_vectors as pv
 from fashion_edge.runtime.bundle import Bundle, sha256_bytes
-from fashion_edge.runtime.formats import PREPROCESSING_ID
+from fashion_edge.runtime.recipes import FASHION_MNIST as PREPROCESSING_ID
 from fashion_edge.runtime.golden import MODES
 from fashion_edge.runtime.preprocess import preprocess
 

@@ -41,7 +41,9 @@ def doctor(*args: str, crash: tuple[str, ...] = (), tmp_path: Path) -> subproces
                           timeout=900, env=env, cwd=tmp_path)
 
 
-def test_json_report_checks_every_installed_pair_and_recommends_one(bundle_dir, tmp_path):
+def test_json_report_checks_every_installed_pair_and_recommends_one(contract_bundle, tmp_path):
+    """On every input contract: the golden check and the latency probe run at the bundle's own shape."""
+    bundle_dir = contract_bundle
     done = doctor("--bundle", str(bundle_dir), "--json", tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)

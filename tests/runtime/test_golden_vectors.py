@@ -1,5 +1,5 @@
-"""golden.json's preprocessing vectors as types: round trip, older bundles without them, and every
-malformed field a BundleError naming it. No trained model needed."""
+"""golden.json as types: round trip at any input shape and class count, schema-2 files, bundles without
+preprocessing vectors, and every malformed field a BundleError naming it. No trained model needed."""
 from __future__ import annotations
 
 import copy
@@ -9,18 +9,47 @@ import numpy as np
 import pytest
 
 from fashion_edge.runtime.errors import BundleError
-from fashion_edge.runtime.formats import PREPROCESSING_ID
+from fashion_edge.runtime.recipes import FASHION_MNIST as PREPROCESSING_ID
 from fashion_edge.runtime.golden import (Golden, GoldenOutput, PreprocessingCase, PreprocessingVectors,
                                          Tolerance)
 
 
-def sample_golden(vectors: bool = True) -> Golden:
-    pixels = np.arange(784, dtype=np.uint8).reshape(28, 28)
+def sample_golden(vectors: bool = True, shape: tuple[int, int, int] = (28, 28, 1), classes: int = 10) -> Golden:
+    pixels = (np.arange(int(np.prod(shape))) % 251).astype(np.uint8).reshape(shape)
     case = PreprocessingCase("rgb-320x320", "preprocessing/rgb-320x320.jpg", "a" * 64, 1234, 320, 320, "RGB", 6,
-                             "white", pixels)
-    return Golden(PREPROCESSING_ID, pixels[None], (3,), np.zeros((1, 10), np.float32),
-                  {"tflite-int8": GoldenOutput(np.zeros((1, 10), np.float32), (0,), "0123")},
+                             "white", pixels[..., 0] if shape[2] == 1 else pixels)
+    outputs = np.linspace(-3, 3, classes, dtype=np.float32)[None]
+    return Golden(PREPROCESSING_ID, pixels[None], (3,), outputs,
+                  {"tflite-int8": GoldenOutput(outputs, (classes - 1,), np.arange(40, dtype=np.int32) % classes)},
                   PreprocessingVectors(PREPROCESSING_ID, Tolerance(1.9, 17, "measured"), (case,)) if vectors else None)
+
+
+@pytest.mark.parametrize("shape, classes", [((28, 28, 1), 10), ((32, 48, 3), 12), ((64, 64, 3), 2)])
+def test_golden_reads_back_at_any_shape_and_class_count(shape, classes):
+    golden = sample_golden(shape=shape, classes=classes)
+    raw = json.loads(json.dumps(golden.to_json()))
+    back = Golden.from_json(raw)
+    assert back.images.shape == (1, *shape) and np.array_equal(back.images, golden.images)
+    assert np.array_equal(back.outputs["tflite-int8"].test_top1, golden.outputs["tflite-int8"].test_top1)
+    assert back.outputs["tflite-int8"].test_top1.max() == classes - 1      # 11 with 12 classes: no longer one digit
+    assert raw["outputs"]["tflite-int8"]["test_top1"][:12] == [i % classes for i in range(12)]
+    assert np.array_equal(back.preprocessing_vectors.cases[0].pixels, golden.preprocessing_vectors.cases[0].pixels)
+
+
+def test_a_schema_2_golden_file_still_reads():
+    raw = sample_golden(vectors=False).to_json()
+    raw["images"] = raw_images = [np.arange(784).reshape(28, 28).astype(np.uint8).tolist()]
+    raw["outputs"]["tflite-int8"]["test_top1"] = "0123"
+    golden = Golden.from_json(raw)
+    assert golden.images.shape == (1, 28, 28, 1) and golden.images[0, 1, 0, 0] == raw_images[0][1][0]
+    assert golden.outputs["tflite-int8"].test_top1.tolist() == [0, 1, 2, 3]
+
+
+def test_test_top1_out_of_range_is_refused():
+    raw = sample_golden().to_json()
+    raw["outputs"]["tflite-int8"]["test_top1"][0] = 10
+    with pytest.raises(BundleError, match=r"outputs.tflite-int8.test_top1 must hold class ids 0..9"):
+        Golden.from_json(raw)
 
 
 def test_vectors_read_back_as_written():
@@ -85,6 +114,8 @@ MALFORMED = [
     (("cases", 0, "pixels"), [[0] * 28] * 27, r"cases\[0\].pixels"),
     (("cases", 0, "pixels"), [[256] * 28] * 28, r"cases\[0\].pixels"),
     (("cases", 0, "pixels"), "pixels", r"cases\[0\].pixels"),
+    (("cases", 0, "pixels", "base64"), "!!", r"cases\[0\].pixels.base64 is not valid base64"),
+    (("cases", 0, "pixels", "shape"), [28, 27], r"cases\[0\].pixels.base64 holds 784 bytes, not the 756"),
 ]
 
 
