@@ -134,7 +134,7 @@ def bench_section(dirs: list[Path], artifacts: Path | None = None) -> list[str]:
     if not found:
         return []
     lines = ["## Benchmarks", "",
-             "Batch-of-one `Classifier.predict` on a preprocessed 28x28 input vs the engine's bare "
+             "Batch-of-one `Classifier.predict` on a preprocessed frame of the bundle's input shape vs the engine's bare "
              "set-input/run/get-output loop (wrapper µs = the difference; each table's header says how bare was "
              "timed); e2e = JPEG file on disk to label; "
              "cold start = fresh process (import, load, first prediction) and its peak RSS; CPU ms/inf = process "

@@ -292,3 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"fashion-edge {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:      # `fashion-edge info B | head`: the reader left; nothing to report
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "tests" / "data"
+sys.path.insert(0, str(TINY))     # its helpers (synthetic.py, make_bundles.py) import as modules
 FAST_TIER = os.environ.get("FASHION_EDGE_TEST_TIER") == "fast"
 
 # tests/device runs only inside the device-like venvs (see runtime/test_device_installs.py).

@@ -7,9 +7,7 @@ fails and names the difference: run `python tests/data/make_bundles.py` and comm
 """
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +22,10 @@ KERAS_NOISE = 0.001                        # top-1 flips of Keras itself across 
 
 
 def _make_bundles():
-    """tests/data/make_bundles.py, the script that writes the tiny bundles (a script, not a package)."""
-    if "make_bundles" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("make_bundles", DATA / "make_bundles.py")
-        sys.modules["make_bundles"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules["make_bundles"])
-    return sys.modules["make_bundles"]
+    """tests/data/make_bundles.py, the script that writes the tiny bundles (tests/data is on the path: conftest)."""
+    import make_bundles
+
+    return make_bundles
 
 
 def _bundles() -> list[Path]:

@@ -1,10 +1,12 @@
-// Loads a fashion-edge bundle the way an app would: manifest.json for files, hashes, input contract,
-// quantization and tolerances; golden.json for inputs and expected outputs. Runs every format: ONNX
-// and ORT-format (ONNX Runtime Mobile) files on onnxruntime-node, TFLite files on LiteRT.js
-// (@litertjs/core, WebAssembly CPU). Then runs this app's own JavaScript port of the preprocessing
-// (preprocess.mjs) on the bundle's preprocessing vectors (encoded photos). Exits non-zero unless each
-// format matches (dequantized logits within golden_atol, same top-1) and each photo's 28x28 pixels are
-// within the vectors' tolerance.
+// Loads a fashion-edge bundle the way an app would: manifest.json for the contract (input size,
+// colour, preprocessing recipe, output kind, labels; schema 3 or 2), files, hashes, quantization and
+// tolerances; golden.json for device frames and the outputs each format must reproduce. Runs every
+// TFLite, ONNX and ORT-format file the bundle has: ONNX and ORT on onnxruntime-node, TFLite on
+// LiteRT.js (@litertjs/core, WebAssembly CPU). Then, when the bundle carries preprocessing vectors,
+// runs the shared preprocessing module (../web/preprocess.js, the web page's) on their encoded photos.
+// Exits non-zero unless each format's outputs (dequantized; logits or probabilities as the manifest
+// says) are within golden_atol of golden.json's with the same top-1, and each photo's frame is within
+// the vectors' tolerance.
 //
 //   node check.mjs [path/to/bundle]        (default: $FASHION_EDGE_BUNDLE or ../../artifacts/edge/bundle)
 //   npm test -- path/to/bundle
@@ -13,8 +15,12 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 
+import { frameLength, readContract } from "../web/contract.js";
+import { preprocessFor } from "../web/preprocess.js";
+import { decode } from "./decode.mjs";
 import { liteRtRunner } from "./litert-node.mjs";
-import { preprocess } from "./preprocess.mjs";
+
+const RUNTIMES = { tflite: "LiteRT.js", onnx: "onnxruntime-node", ort: "onnxruntime-node" };
 
 const bundle = process.argv[2] || process.env.FASHION_EDGE_BUNDLE || new URL("../../artifacts/edge/bundle", import.meta.url).pathname;
 if (!existsSync(join(bundle, "manifest.json"))) {
@@ -23,12 +29,40 @@ if (!existsSync(join(bundle, "manifest.json"))) {
 }
 const manifest = JSON.parse(readFileSync(join(bundle, "manifest.json"), "utf8"));
 const golden = JSON.parse(readFileSync(join(bundle, "golden.json"), "utf8"));
-if (manifest.input.preprocessing !== golden.preprocessing) throw new Error("preprocessing ids differ");
+const contract = readContract(manifest);
+const { input, output } = contract;
+const recipe = input.preprocessing.id;
+if (golden.preprocessing !== recipe) {
+  throw new Error(`golden.json is for preprocessing ${golden.preprocessing}, the manifest says ${recipe}`);
+}
+const shape = [1, input.height, input.width, input.channels];       // NHWC, batch of one
+console.log(`contract: schema ${manifest.schema_version}, input ${input.height}x${input.width}x${input.channels} ` +
+  `${input.colour}, ${recipe} ${JSON.stringify(input.preprocessing.parameters)}; output ${output.classes} ${output.kind}`);
 
-const [, height, width, channels] = manifest.input.shape; // NHWC, batch of one
-const images = golden.images; // uint8 pixels, already preprocessed (fashion-mnist-v1)
-let failures = 0;
-const checked = new Set();
+// Pixels as golden.json stores them: {shape, base64} (uint8, row-major), or schema 2's nested 28x28 lists.
+function pixelsOf(stored) {
+  if (Array.isArray(stored)) return { shape: [stored.length, stored[0].length], data: Uint8Array.from(stored.flat(2)) };
+  const data = new Uint8Array(Buffer.from(stored.base64, "base64"));
+  if (data.length !== stored.shape.reduce((a, b) => a * b, 1)) {
+    throw new Error(`pixels of shape [${stored.shape}] hold ${data.length} bytes`);
+  }
+  return { shape: stored.shape, data };
+}
+
+function goldenFrames() {
+  const stored = golden.images;
+  const frames = Array.isArray(stored) ? stored.map((image) => pixelsOf(image).data) : (() => {
+    const { shape: [n, ...frame], data } = pixelsOf(stored);
+    const size = frame.reduce((a, b) => a * b, 1);
+    return Array.from({ length: n }, (_, i) => data.subarray(i * size, (i + 1) * size));
+  })();
+  for (const frame of frames) {
+    if (frame.length !== frameLength(input)) {
+      throw new Error(`golden.json's images are not ${input.height}x${input.width}x${input.channels} frames`);
+    }
+  }
+  return frames;
+}
 
 // ONNX/ORT: onnxruntime-node, with the session config entries the manifest lists for the file
 // (e.g. session.x64quantprecision: no int8 saturation on x86 CPUs without VNNI; ORT-format files'
@@ -61,12 +95,17 @@ function sessionOptions(entry, bytes) {
   return { extra };
 }
 
-async function onnxRunner(name, entry, bytes) {
+async function onnxRunner(entry, bytes) {
   const session = await ort.InferenceSession.create(bytes, sessionOptions(entry, bytes));
-  return async (data, shape) => {
-    const output = await session.run({ [entry.input.name]: new ort.Tensor(entry.input.dtype, data, shape) });
-    return output[entry.output.name].data;
+  return async (data) => {
+    const outputs = await session.run({ [entry.input.name]: new ort.Tensor(entry.input.dtype, data, shape) });
+    return outputs[entry.output.name].data;
   };
+}
+
+async function tfliteRunner(bytes) {
+  const run = await liteRtRunner(bytes);
+  return (data) => run(data, shape);
 }
 
 // What an app does with the manifest's numbers: real = scale * (q - zero_point).
@@ -75,15 +114,30 @@ function dequantize(raw, tensor) {
   return Array.from(raw, (q) => tensor.scale * (q - tensor.zero_point));
 }
 
+const TYPED = { uint8: Uint8Array, int8: Int8Array, int16: Int16Array, float32: Float32Array };
+
 function quantize(pixels, tensor) {
-  const typed = tensor.dtype === "uint8" ? Uint8Array : tensor.dtype === "int8" ? Int8Array : Float32Array;
-  if (!tensor.scale || (tensor.scale === 1 && tensor.zero_point === 0)) return typed.from(pixels);
-  return typed.from(pixels, (p) => Math.round(p / tensor.scale + tensor.zero_point));
+  const Typed = TYPED[tensor.dtype];
+  if (!Typed) throw new Error(`input dtype ${tensor.dtype} is not supported here`);
+  if (!tensor.scale || (tensor.scale === 1 && tensor.zero_point === 0)) return Typed.from(pixels);
+  return Typed.from(pixels, (p) => Math.round(p / tensor.scale + tensor.zero_point));
 }
 
+function argmax(values) {
+  let best = 0;
+  for (let k = 1; k < values.length; k++) if (values[k] > values[best]) best = k;
+  return best;
+}
+
+let failures = 0;
+let formatsRun = 0;
+const frames = goldenFrames();
 for (const [name, entry] of Object.entries(manifest.formats)) {
   const family = name.split("-")[0];
-  if (!["tflite", "onnx", "ort"].includes(family)) continue;
+  if (!(family in RUNTIMES)) {
+    console.log(`${name}: no JavaScript runtime for this format here: skipped`);
+    continue;
+  }
   const bytes = readFileSync(join(bundle, entry.file));
   const sha = createHash("sha256").update(bytes).digest("hex");
   if (bytes.length !== entry.bytes || sha !== entry.sha256) {
@@ -91,37 +145,43 @@ for (const [name, entry] of Object.entries(manifest.formats)) {
     failures++;
     continue;
   }
-  const run = family === "tflite" ? await liteRtRunner(bytes) : await onnxRunner(name, entry, bytes);
   const expected = golden.outputs[name];
+  if (!expected) {
+    console.error(`${name}: golden.json has no outputs for this format`);
+    failures++;
+    continue;
+  }
+  const run = family === "tflite" ? await tfliteRunner(bytes) : await onnxRunner(entry, bytes);
   let worst = 0;
   let top1Mismatches = 0;
-  for (let i = 0; i < images.length; i++) {
+  for (let i = 0; i < frames.length; i++) {
     // uint8 pixels 0..255 in; the input tensor's dtype/scale/zero point say how to feed them.
-    const raw = await run(quantize(images[i].flat(), entry.input), [1, height, width, channels]);
-    const logits = dequantize(raw, entry.output);
-    let best = 0;
-    for (let k = 0; k < logits.length; k++) {
-      worst = Math.max(worst, Math.abs(logits[k] - expected.logits[i][k]));
-      if (logits[k] > logits[best]) best = k;
+    const outputs = dequantize(await run(quantize(frames[i], entry.input)), entry.output);
+    if (outputs.length !== output.classes) {
+      throw new Error(`${name}: ${outputs.length} outputs, the manifest says ${output.classes} classes`);
     }
-    if (best !== expected.top1[i]) top1Mismatches++;
+    for (let k = 0; k < outputs.length; k++) worst = Math.max(worst, Math.abs(outputs[k] - expected.logits[i][k]));
+    if (argmax(outputs) !== expected.top1[i]) top1Mismatches++;
   }
   const ok = worst <= entry.golden_atol && top1Mismatches === 0;
   if (!ok) failures++;
-  checked.add(family);
-  const runtime = family === "tflite" ? "LiteRT.js" : "onnxruntime-node";
-  console.log(`${name}: ${images.length} golden images on ${runtime}, max |dlogit| ${worst.toExponential(2)} ` +
-    `(atol ${entry.golden_atol.toExponential(1)}), top-1 mismatches ${top1Mismatches}: ${ok ? "ok" : "FAIL"}`);
+  formatsRun++;
+  const what = output.kind === "logits" ? "logit" : "probability";
+  console.log(`${name}: ${frames.length} golden images on ${RUNTIMES[family]}, max |d${what}| ` +
+    `${worst.toExponential(2)} (atol ${entry.golden_atol.toExponential(1)}), top-1 mismatches ${top1Mismatches}: ${ok ? "ok" : "FAIL"}`);
 }
-// The preprocessing port against the bundle's vectors: each photo is read only if the manifest lists it
-// with the same sha256 as the vector, as for model files.
+
+// The shared preprocessing module against the bundle's vectors: each photo is read only if the
+// manifest lists it with the same sha256 as the vector, as for model files.
 const vectors = golden.preprocessing_vectors;
 const assets = new Map((manifest.assets ?? []).map((a) => [a.file, a]));
 if (!vectors) {
-  console.log("preprocessing: this bundle has no preprocessing vectors (exported before they existed): not checked");
+  console.log("preprocessing: this bundle has no preprocessing vectors: not checked");
 } else {
-  if (vectors.id !== manifest.input.preprocessing) throw new Error("preprocessing vectors are for another pipeline");
-  const { mean_abs: meanTolerance, max_abs: maxTolerance } = vectors.tolerance;
+  if (vectors.id !== recipe) throw new Error(`preprocessing vectors are for ${vectors.id}, the bundle's recipe is ${recipe}`);
+  const { mean_abs: meanTolerance, max_abs: maxTolerance, why } = vectors.tolerance;
+  console.log(`preprocessing: decoded by jpeg-js/pngjs in full, then ${recipe} exactly as Python computes it; ` +
+    `the vectors' tolerance (mean |d| ${meanTolerance}, max ${maxTolerance}) covers the decoding: ${why}`);
   let worstMean = 0;
   for (const c of vectors.cases) {
     const bytes = readFileSync(join(bundle, c.file));
@@ -132,9 +192,10 @@ if (!vectors) {
       continue;
     }
     const started = performance.now();
-    const pixels = preprocess(new Uint8Array(bytes));
+    const { rgba, width, height } = decode(new Uint8Array(bytes));
+    const pixels = preprocessFor(input, rgba, width, height);
     const ms = performance.now() - started;
-    const expected = c.pixels.flat();
+    const expected = pixelsOf(c.pixels).data;
     let sum = 0;
     let max = 0;
     for (let i = 0; i < expected.length; i++) {
@@ -144,18 +205,17 @@ if (!vectors) {
     }
     const mean = sum / expected.length;
     worstMean = Math.max(worstMean, mean);
-    const ok = mean <= meanTolerance && max <= maxTolerance;
+    const ok = pixels.length === expected.length && mean <= meanTolerance && max <= maxTolerance;
     if (!ok) failures++;
     console.log(`preprocessing ${c.name}: ${c.width}x${c.height} ${c.mode} EXIF ${c.exif_orientation} ${c.background}, ` +
       `mean |d| ${mean.toFixed(3)} max ${max} (tolerance ${meanTolerance} / ${maxTolerance}), ${ms.toFixed(0)} ms: ${ok ? "ok" : "FAIL"}`);
   }
-  checked.add("preprocessing");
-  console.log(`preprocessing: ${vectors.cases.length} photos through the JavaScript port (jpeg-js, pngjs), ` +
+  console.log(`preprocessing: ${vectors.cases.length} photos through the shared JavaScript module (jpeg-js, pngjs), ` +
     `worst mean |d| ${worstMean.toFixed(3)}`);
 }
-if ([...checked].every((c) => c === "preprocessing")) {
+if (formatsRun === 0 && failures === 0) {
   console.error("no TFLite, ONNX or ORT formats in the bundle");
   process.exit(1);
 }
-console.log(`node-check (${manifest.labels.length} labels; ${[...checked].join(", ")}): ${failures === 0 ? "passed" : "FAILED"}`);
+console.log(`node-check (${contract.labels.length} labels, ${formatsRun} formats): ${failures === 0 ? "passed" : "FAILED"}`);
 process.exit(failures === 0 ? 0 : 1);

@@ -1,15 +1,21 @@
 // The page: photo in (file, drop, phone camera app, live camera), preprocessing and the model run
-// here, result out. Also the automation contract (README.md in this folder, docs/apps.md):
+// here, result out. Everything follows the bundle's contract (contract.js): the frame's size, colour
+// and preprocessing recipe, the labels, logits or probabilities. The automation API (README.md in
+// this folder, docs/apps.md):
 //
-//   await fashionEdge.ready                  -> {format, formats, runtime, labels}
-//   await fashionEdge.classify(blob)         -> {label_id, label, confidence, probabilities,
-//                                               latency_ms, format, runtime, top, logits,
-//                                               preprocess_ms, pixels (the 784 the model saw)}
-//   await fashionEdge.classifyPixels(pixels, format?)   no preprocessing (golden.json images)
-//   await fashionEdge.preprocess(blob)       -> {pixels, background, box, dark}
+//   await fashionEdge.ready                  -> {format, formats, runtime, labels, input, output,
+//                                               frame_length}
+//   await fashionEdge.classify(blob)         -> {label_id, label, confidence, probabilities, top,
+//                                               logits, latency_ms, format, runtime, preprocess_ms,
+//                                               pixels, height, width, channels}
+//   await fashionEdge.classifyPixels(pixels, format?)   one frame, no preprocessing (golden.json images)
+//   await fashionEdge.preprocess(blob)       -> {pixels, height, width, channels}
+//   fashionEdge.preprocessRgba(rgba, width, height)  -> the same, from decoded RGBA pixels
 //   fashionEdge.camera.start() / .stop() / .last / .frames
-import { SIZE, preprocessBlob, preprocessRgba, readbackContext } from "./preprocess.js";
-import { DEFAULT_FORMAT, loadBundle, openModel, rank } from "./model.js";
+import { frameLength, rank } from "./contract.js";
+import { decode, readbackContext } from "./decode.js";
+import { DEFAULT_FORMAT, loadBundle, openModel } from "./model.js";
+import { preprocessFor } from "./preprocess.js";
 
 const $ = (id) => document.getElementById(id);
 const BUNDLE = new URL("bundle/", document.baseURI);
@@ -50,33 +56,64 @@ function serialised(task) {
   return result;
 }
 
+/** One frame (height * width * channels values, row-major H, W, C) through the model; `logits` are the
+ * file's outputs as golden.json stores them (probabilities when the contract's output.kind says so). */
 async function classifyPixels(pixels, format) {
   await ready;
   const model = format ? await getModel(format) : current;
   return serialised(async () => {
     const start = performance.now();
-    const logits = await model.run(pixels);
+    const outputs = await model.run(pixels);
     const latency = performance.now() - start;
-    return { ...rank(logits, bundle.labels), logits: Array.from(logits), latency_ms: latency,
+    return { ...rank(outputs, bundle.contract), logits: Array.from(outputs), latency_ms: latency,
       format: model.format, runtime: model.runtime };
   });
 }
 
+/** Decoded upright RGBA pixels -> {pixels, height, width, channels}: the frame the bundle's recipe makes. */
+function preprocessRgba(rgba, width, height) {
+  if (!bundle) throw new Error("the bundle is not loaded yet (await fashionEdge.ready)");
+  const { input } = bundle.contract;
+  return { pixels: preprocessFor(input, rgba, width, height), height: input.height, width: input.width,
+    channels: input.channels };
+}
+
+async function preprocess(blob) {
+  await ready;
+  const { rgba, width, height } = await decode(blob);
+  return preprocessRgba(rgba, width, height);
+}
+
 async function classify(blob) {
   const start = performance.now();
-  const seen = await preprocessBlob(blob);
+  const seen = await preprocess(blob);
   const preprocessMs = performance.now() - start;
   const result = await classifyPixels(seen.pixels);
-  return { ...result, preprocess_ms: preprocessMs, pixels: Array.from(seen.pixels), box: seen.box,
-    background: seen.background };
+  return { ...result, ...seen, pixels: Array.from(seen.pixels), preprocess_ms: preprocessMs };
 }
 
 // --- showing a result ---------------------------------------------------------------------------
 
+const SEEN_PX = 168;                           // the longer side of the preview, in CSS pixels
+
+function sizeSeen({ height, width }) {
+  const canvas = $("seen");
+  const scale = SEEN_PX / Math.max(height, width);
+  Object.assign(canvas, { width, height });
+  Object.assign(canvas.style, { width: `${Math.round(width * scale)}px`, height: `${Math.round(height * scale)}px` });
+  canvas.setAttribute("aria-label", `the ${width}×${height} image the model saw`);
+  $("seen-caption").textContent = `what the model saw (${width}×${height}${bundle.contract.input.channels === 1 ? ", grey" : ""})`;
+}
+
 function drawSeen(pixels) {
+  const { height, width, channels } = bundle.contract.input;
   const context = $("seen").getContext("2d");
-  const image = context.createImageData(SIZE, SIZE);
-  for (let i = 0; i < SIZE * SIZE; i++) image.data.set([pixels[i], pixels[i], pixels[i], 255], i * 4);
+  const image = context.createImageData(width, height);
+  for (let i = 0; i < height * width; i++) {
+    const [r, g, b] = channels === 1 ? [pixels[i], pixels[i], pixels[i]]
+      : [pixels[i * 3], pixels[i * 3 + 1], pixels[i * 3 + 2]];
+    image.data.set([r, g, b, 255], i * 4);
+  }
   context.putImageData(image, 0, 0);
 }
 
@@ -114,7 +151,7 @@ async function handleFile(file) {
 
 const camera = { stream: null, frames: 0, last: null, constraints: null };
 
-// Rear camera preferred ("environment"), 640x480 is plenty for a 28x28 input and keeps the
+// Rear camera preferred ("environment"); 640x480 is plenty for a device input and keeps the
 // JavaScript preprocessing of each frame to a few milliseconds.
 const CAMERA_CONSTRAINTS = {
   audio: false,
@@ -203,13 +240,18 @@ function wire() {
 
 async function start() {
   bundle = await loadBundle(BUNDLE);
+  sizeSeen(bundle.contract.input);
   const wanted = new URLSearchParams(location.search).get("format");
   const format = [wanted, DEFAULT_FORMAT, bundle.formats[0]].find((f) => f && bundle.formats.includes(f));
   const select = $("format");
   select.replaceChildren(...bundle.formats.map((f) => new Option(f, f)));
   select.disabled = false;
   const model = await useFormat(format);
-  return { format: model.format, formats: bundle.formats, runtime: model.runtime, labels: bundle.labels };
+  const { input, output } = bundle.contract;
+  return { format: model.format, formats: bundle.formats, runtime: model.runtime, labels: [...bundle.labels],
+    input: { height: input.height, width: input.width, channels: input.channels, colour: input.colour,
+      preprocessing: input.preprocessing },
+    output: { ...output }, frame_length: frameLength(input) };
 }
 
 // The service worker caches the page, the runtimes and the bundle for use with no network. It
@@ -231,7 +273,7 @@ window.fashionEdge = {
   ready,
   classify,
   classifyPixels,
-  preprocess: preprocessBlob,
+  preprocess,
   preprocessRgba,
   useFormat: (format) => useFormat(format).then((m) => m.format),
   camera: {

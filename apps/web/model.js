@@ -3,14 +3,15 @@
 //
 // The bundle is read from relative URLs (`bundle/manifest.json`, `bundle/<file>`), so the page works
 // under `fashion-edge serve` and under any static server with the bundle copied or linked at
-// bundle/. What the manifest says is what the code does: the input tensor's dtype/scale/zero point
-// say how to feed uint8 pixels, the output's how to dequantize (real = scale * (q - zero_point)),
-// exactly as apps/node-check does under Node.
+// bundle/. What the manifest says is what the code does: the contract (contract.js) gives the frame's
+// size and recipe, the output kind and the labels; the input tensor's dtype/scale/zero point say how
+// to feed uint8 pixels, the output's how to dequantize (real = scale * (q - zero_point)), exactly as
+// apps/node-check does under Node.
+import { frameLength, readContract } from "./contract.js";
 import { sha256Hex } from "./sha256.js";
 
 export const DEFAULT_FORMAT = "tflite-int8";
 export const RUNTIMES = { tflite: "LiteRT.js", onnx: "onnxruntime-web", ort: "onnxruntime-web" };
-const PREPROCESSING = "fashion-mnist-v1";
 
 // Only the files the page loads are vendored (see build.mjs). LiteRT.js ships four WebAssembly
 // builds of ~9 MB; "compat" needs no relaxed SIMD, threads or JSPI, so it runs in every current
@@ -35,22 +36,21 @@ async function verified(bytes, file, expected) {
   return bytes;
 }
 
-/** The manifest and labels of the bundle at `base` (a URL ending in /). */
+/**
+ * The bundle at `base` (a URL ending in /): {base, manifest, contract, labels, formats}. Refuses a
+ * bundle whose contract this page cannot fill (a preprocessing recipe preprocess.js does not implement).
+ */
 export async function loadBundle(base) {
   const manifest = await (await fetchOk(new URL("manifest.json", base))).json();
-  if (manifest.input?.preprocessing !== PREPROCESSING) {
-    throw new Error(`bundle wants preprocessing ${manifest.input?.preprocessing}; this page implements ${PREPROCESSING}`);
-  }
+  const contract = readContract(manifest);
   const labelsAsset = (manifest.assets || []).find((a) => a.file === "labels.txt");
   const labelsBytes = new Uint8Array(await (await fetchOk(new URL("labels.txt", base))).arrayBuffer());
   if (labelsAsset) await verified(labelsBytes, "labels.txt", labelsAsset);
-  const labels = new TextDecoder().decode(labelsBytes).split("\n").map((s) => s.trim()).filter(Boolean);
-  if (manifest.labels && labels.join("\n") !== manifest.labels.join("\n")) {
-    throw new Error("labels.txt disagrees with manifest.json's labels");
-  }
+  const lines = new TextDecoder().decode(labelsBytes).replace(/\r?\n$/, "").split(/\r?\n/);
+  if (lines.join("\n") !== contract.labels.join("\n")) throw new Error("labels.txt disagrees with manifest.json's labels");
   const formats = Object.keys(manifest.formats).filter((f) => familyOf(f) in RUNTIMES);
   if (!formats.length) throw new Error("the bundle has no TFLite, ONNX or ORT file");
-  return { base, manifest, labels, formats };
+  return { base, manifest, contract, labels: contract.labels, formats };
 }
 
 // --- runtimes: loaded once, on first use --------------------------------------------------------
@@ -105,56 +105,54 @@ function sessionExtra(config = {}) {
 }
 
 /**
- * One format of the bundle, ready to run: {format, runtime, file, run(pixels) -> logits}.
- * `pixels`: 784 uint8 values, fashion-mnist-v1; logits: Float32Array, dequantized.
+ * One format of the bundle, ready to run: {format, runtime, file, run(pixels) -> outputs}.
+ * `pixels`: one frame, height * width * channels uint8 values in row-major H, W, C order;
+ * outputs: Float32Array of the file's outputs (logits or probabilities: the contract's output.kind), dequantized.
  */
 export async function openModel(bundle, format) {
   const entry = bundle.manifest.formats[format];
   if (!entry || !(familyOf(format) in RUNTIMES)) throw new Error(`format ${format} is not in the bundle or not supported here`);
   const bytes = new Uint8Array(await (await fetchOk(new URL(entry.file, bundle.base))).arrayBuffer());
   await verified(bytes, entry.file, entry);
-  const shape = entry.input.shape;
+  const { input } = bundle.contract;
+  const shape = [1, input.height, input.width, input.channels];
+  if (entry.input.shape.join() !== shape.join()) {
+    throw new Error(`${format}'s input is [${entry.input.shape}], not the contract's [${shape}]`);
+  }
   const family = familyOf(format);
   let run;
   if (family === "tflite") {
     const core = await liteRtModule();
     const model = await core.loadAndCompile(bytes, { accelerator: "wasm" });
     run = async (pixels) => {
-      const input = new core.Tensor(quantize(pixels, entry.input), shape);
+      const tensor = new core.Tensor(quantize(pixels, entry.input), shape);
       try {
-        const [output] = await model.run([input]);
+        const [output] = await model.run([tensor]);
         const raw = output.toTypedArray().slice();
         output.delete();
         return dequantize(raw, entry.output);
       } finally {
-        input.delete();
+        tensor.delete();
       }
     };
   } else {
     const ort = await onnxRuntimeModule();
     // ORT-format files carry saved runtime optimizations; the manifest says how to replay them.
     const session = await ort.InferenceSession.create(bytes, {
-      executionProviders: ["wasm"], extra: sessionExtra(entry.ort?.session_config),
+      executionProviders: ["wasm"], extra: sessionExtra(entry.session_config),
     });
     run = async (pixels) => {
-      const input = new ort.Tensor(entry.input.dtype, quantize(pixels, entry.input), shape);
-      const outputs = await session.run({ [entry.input.name]: input });
+      const tensor = new ort.Tensor(entry.input.dtype, quantize(pixels, entry.input), shape);
+      const outputs = await session.run({ [entry.input.name]: tensor });
       return dequantize(outputs[entry.output.name].data, entry.output);
     };
   }
-  return { format, runtime: RUNTIMES[family], file: entry.file, sha256: entry.sha256, run };
-}
-
-/** Softmax and ranking of logits, as the Python Classifier computes them. */
-export function rank(logits, labels) {
-  let top = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[top]) top = i;
-  const exps = Array.from(logits, (v) => Math.exp(v - logits[top]));
-  const total = exps.reduce((a, b) => a + b, 0);
-  const probabilities = exps.map((e) => e / total);
-  const order = probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]);
-  return {
-    label_id: top, label: labels[top], confidence: probabilities[top], probabilities,
-    top: order.slice(0, 3).map(([p, i]) => ({ label_id: i, label: labels[i], confidence: p })),
+  const checked = (pixels) => {
+    if (pixels.length !== frameLength(input)) {
+      throw new Error(`expected ${frameLength(input)} pixel values `
+        + `(${input.height}x${input.width}x${input.channels}), got ${pixels.length}`);
+    }
+    return run(pixels);
   };
+  return { format, runtime: RUNTIMES[family], file: entry.file, sha256: entry.sha256, run: checked };
 }

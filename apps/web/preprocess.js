@@ -1,24 +1,29 @@
-// Preprocessing `fashion-mnist-v1` in JavaScript: an image -> 28x28 uint8, garment bright on black.
+// The preprocessing recipes in JavaScript, one module for the page and for Node: decoded RGBA pixels
+// -> the device frame the bundle's model takes (uint8, row-major H x W x C), as the Python runtime
+// computes it. `RECIPES` is the twin of fashion_edge/runtime/recipes.py's registry, keyed by the
+// manifest's input.preprocessing.id:
 //
-// The reference is fashion_edge/runtime/preprocess.py (Pillow + numpy); docs/embedding.md lists
-// the steps. The browser only decodes (createImageBitmap applies EXIF orientation); every step
-// after that is ported here, integer for integer, from the Pillow C code the reference calls,
-// because canvas resampling and filters differ from Pillow's and from one browser to another:
-//   alpha onto white    Pillow AlphaComposite.c (scalar path)
-//   trim, background    backdrop.py (Backdrop.of_image, Backdrop.trim_box), preprocess.py (_trim)
-//   resize (BOX)        Pillow Resample.c: horizontal then vertical pass, 22-bit fixed point,
-//                       uint8 in between
-//   unsharp mask        Pillow UnsharpMask.c + BoxBlur.c (Gaussian as 3 extended box blurs)
-//   pad, negate, grey   Image.paste / ImageOps.invert / convert("L") (ITU-R 601, 16-bit fixed point)
-//   backdrop stretch    preprocess.py, in float32 as numpy does it
-// The pure functions take and return plain typed arrays, so Node can check them against Pillow
-// without a browser (tests/apps/test_web_app.py does, on many random images).
+//   fashion-mnist-v1   runtime/preprocess.py: trim to the garment (backdrop.py's Backdrop.of_image,
+//                      Backdrop.trim_box), BOX-resize the longest edge to 28, UnsharpMask, centre on
+//                      the backdrop colour, negate, grey, stretch an off-white backdrop to black
+//   photo-v1           runtime/photo.py: alpha onto the declared background, RGB or grey, stretch /
+//                      crop / pad to the tensor's aspect (crop_box, padded_placement), resize with the
+//                      declared Pillow filter; no resize when the size already matches
+//
+// The arithmetic is Pillow's (pillow.js), so on the same decoded pixels the bytes are Python's.
+// Decoding is the caller's: the page's createImageBitmap (EXIF applied by the browser), Node's
+// jpeg-js/pngjs (apps/node-check/decode.mjs). Python decodes a large JPEG at 1/2..1/8 by libjpeg's
+// DCT scaling and the decoders differ by a level here and there; the bundle's preprocessing vectors
+// state the tolerance that covers it.
+import { FILTERS, compositeOnto, grey, resample, resizeNearest, unsharpMask } from "./pillow.js";
+
+// --- fashion-mnist-v1 ---------------------------------------------------------------------------
 
 export const SIZE = 28;
 const TRIM_TOLERANCE = Math.fround(0.05 * 255);
 const DARK = 128;
-const MAX_PIXELS = 50_000_000;          // as the Python runtime: bigger claims are refused
 const LUMA = [0.299, 0.587, 0.114].map(Math.fround);
+const WHITE = [255, 255, 255];
 
 /** Python's round(): halves go to the even neighbour (numpy's rint does the same). */
 export function roundHalfEven(x) {
@@ -26,57 +31,8 @@ export function roundHalfEven(x) {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
-// --- decoding (browser only) -------------------------------------------------------------------
-
-/** A 2D context to read pixels back from (OffscreenCanvas where there is one: Safari < 16.4 has not). */
-export function readbackContext(width, height) {
-  const canvas = typeof OffscreenCanvas === "function" ? new OffscreenCanvas(width, height)
-    : Object.assign(document.createElement("canvas"), { width, height });
-  return canvas.getContext("2d", { willReadFrequently: true });
-}
-
-/** A Blob/File -> {rgba, width, height}, upright (EXIF orientation applied), not colour-managed. */
-export async function decode(blob) {
-  let bitmap;
-  try {
-    // "none": no ICC/gamma conversion and no premultiplication, as Pillow decodes.
-    bitmap = await createImageBitmap(blob, {
-      imageOrientation: "from-image", premultiplyAlpha: "none", colorSpaceConversion: "none",
-    });
-  } catch (error) {
-    throw new Error(`not an image this browser can decode (${error.message || error})`);
-  }
-  const { width, height } = bitmap;
-  if (width * height > MAX_PIXELS) {
-    bitmap.close();
-    throw new Error(`${width}x${height} is over ${MAX_PIXELS.toLocaleString()} pixels`);
-  }
-  const context = readbackContext(width, height);
-  context.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  return { rgba: context.getImageData(0, 0, width, height).data, width, height };
-}
-
-// --- the conversion (pure) ---------------------------------------------------------------------
-
-/** RGBA -> RGB with transparency composited onto white, exactly as Pillow's alpha_composite. */
-export function toRgb(rgba, width, height) {
-  const n = width * height;
-  const rgb = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    const a = rgba[i * 4 + 3];
-    for (let c = 0; c < 3; c++) {
-      if (a === 255) { rgb[i * 3 + c] = rgba[i * 4 + c]; continue; }
-      // coef1 = a * 128, coef2 = (255 - a) * 128 when the backdrop is opaque (7 precision bits).
-      const tmp = rgba[i * 4 + c] * a * 128 + 255 * (255 - a) * 128 + (0x80 << 7);
-      rgb[i * 3 + c] = (((tmp >>> 8) + tmp) >>> 8) >>> 7;
-    }
-  }
-  return rgb;
-}
-
 /** The median of the four corner pixels, per channel (float32, as numpy computes it). */
-function background(rgb, width, height) {
+function backdrop(rgb, width, height) {
   const corners = [0, width - 1, (height - 1) * width, height * width - 1];
   return [0, 1, 2].map((c) => {
     const v = corners.map((i) => rgb[i * 3 + c]).sort((a, b) => a - b);
@@ -89,7 +45,7 @@ function lumaF32(colour) {
   return f(f(f(colour[0] * LUMA[0]) + f(colour[1] * LUMA[1])) + f(colour[2] * LUMA[2]));
 }
 
-/** The box of pixels that differ from the background by more than 5% in any channel, or null. */
+/** The box of pixels that differ from the backdrop by more than 5% in any channel, or null. */
 function trimBox(rgb, width, height, bg) {
   let top = height, bottom = -1, left = width, right = -1;
   for (let y = 0; y < height; y++) {
@@ -104,167 +60,45 @@ function trimBox(rgb, width, height, bg) {
       }
     }
   }
-  return bottom < 0 ? null : { x: left, y: top, width: right - left + 1, height: bottom - top + 1 };
+  return bottom < 0 ? null : [left, top, right + 1, bottom + 1];
 }
 
-function crop(rgb, width, box) {
-  const out = new Uint8Array(box.width * box.height * 3);
-  for (let y = 0; y < box.height; y++) {
-    const from = ((box.y + y) * width + box.x) * 3;
-    out.set(rgb.subarray(from, from + box.width * 3), y * box.width * 3);
+/** The pixels of `box` [left, top, right, bottom] (Image.crop inside the picture). */
+function crop(pixels, width, channels, [left, top, right, bottom]) {
+  const line = (right - left) * channels;
+  const out = new Uint8Array(line * (bottom - top));
+  for (let y = top; y < bottom; y++) {
+    const from = (y * width + left) * channels;
+    out.set(pixels.subarray(from, from + line), (y - top) * line);
   }
   return out;
 }
 
-// Pillow's precompute_coeffs + normalize_coeffs_8bpc for the BOX filter (support 0.5).
-function boxCoefficients(inSize, outSize) {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = 0.5 * filterScale;
-  const taps = [];
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    const xmin = Math.max(0, Math.trunc(center - support + 0.5));
-    const xmax = Math.min(inSize, Math.trunc(center + support + 0.5)) - xmin;
-    const weights = [];
-    let total = 0;
-    for (let x = 0; x < xmax; x++) {
-      const t = (x + xmin - center + 0.5) / filterScale;
-      const w = t > -0.5 && t <= 0.5 ? 1 : 0;
-      weights.push(w);
-      total += w;
-    }
-    const fixed = weights.map((w) => Math.trunc(0.5 + (total ? w / total : w) * (1 << 22)));
-    taps.push({ start: xmin, weights: fixed });
-  }
-  return taps;
-}
-
-// One separable pass of RGB uint8: `lines` lines, each resampled along its own axis. Index of
-// channel c at position p of line l: l * step.srcLine + p * step.srcPos + c (and dst* for output).
-function resamplePass(src, dst, taps, lines, step) {
-  for (let l = 0; l < lines; l++) {
-    for (let o = 0; o < taps.length; o++) {
-      const { start, weights } = taps[o];
-      for (let c = 0; c < 3; c++) {
-        let sum = 1 << 21;                                  // rounding: half of 1 << 22
-        for (let k = 0; k < weights.length; k++) sum += src[l * step.srcLine + (start + k) * step.srcPos + c] * weights[k];
-        const v = Math.floor(sum / (1 << 22));
-        dst[l * step.dstLine + o * step.dstPos + c] = v < 0 ? 0 : v > 255 ? 255 : v;
-      }
-    }
-  }
-}
-
-function resizeRows(rgb, width, height, outWidth) {        // horizontal pass: each row shrinks
-  const out = new Uint8Array(outWidth * height * 3);
-  resamplePass(rgb, out, boxCoefficients(width, outWidth), height,
-    { srcLine: width * 3, srcPos: 3, dstLine: outWidth * 3, dstPos: 3 });
-  return out;
-}
-
-function resizeColumns(rgb, width, height, outHeight) {     // vertical pass: each column shrinks
-  const out = new Uint8Array(width * outHeight * 3);
-  resamplePass(rgb, out, boxCoefficients(height, outHeight), width,
-    { srcLine: 3, srcPos: width * 3, dstLine: 3, dstPos: width * 3 });
-  return out;
-}
-
-/**
- * Image.resize(size, BOX) for RGB: area averaging, Pillow's fixed-point arithmetic. The passes
- * round to uint8 in between, so their order matters (by one level, here and there): Pillow 13
- * runs the vertical pass first when the height loses more than twice as many pixels as the width
- * (checked against Pillow on thousands of random sizes), older Pillow always
- * horizontal first.
- */
-export function boxResize(rgb, width, height, outWidth, outHeight) {
-  let out = rgb;
-  if (height - outHeight > 2 * (width - outWidth)) {
-    if (outHeight !== height) out = resizeColumns(out, width, height, outHeight);
-    if (outWidth !== width) out = resizeRows(out, width, outHeight, outWidth);
-  } else {
-    if (outWidth !== width) out = resizeRows(out, width, height, outWidth);
-    if (outHeight !== height) out = resizeColumns(out, outWidth, height, outHeight);
-  }
-  return out === rgb ? rgb.slice() : out;
-}
-
-// Pillow's _gaussian_blur_radius, in float32 as the C code computes it.
-function gaussianBoxRadius(radius, passes) {
-  const f = Math.fround;
-  const sigma2 = f(f(radius * radius) / passes);
-  const L = f(Math.sqrt(12.0 * sigma2 + 1.0));
-  const l = f(Math.floor((L - 1.0) / 2.0));
-  let a = f(f(2 * l + 1) * f(f(l * f(l + 1)) - f(3 * sigma2)));
-  a = f(a / f(6 * f(sigma2 - f(f(l + 1) * f(l + 1)))));
-  return f(l + a);
-}
-
-// One extended box blur along lines (Pillow's ImagingLineBoxBlur): edges repeat the end pixels.
-function boxBlurLines(data, lines, length, lineStep, pixelStep, floatRadius) {
-  const r = Math.trunc(floatRadius);
-  const ww = Math.trunc(Math.fround((1 << 24) / Math.fround(floatRadius * 2 + 1)));
-  const fw = Math.trunc(((1 << 24) - (r * 2 + 1) * ww) / 2);
-  const line = new Uint8Array(length);
-  const at = (i) => line[i < 0 ? 0 : i >= length ? length - 1 : i];
-  for (let l = 0; l < lines; l++) {
-    for (let c = 0; c < 3; c++) {
-      const base = l * lineStep + c;
-      for (let i = 0; i < length; i++) line[i] = data[base + i * pixelStep];
-      for (let x = 0; x < length; x++) {
-        let acc = 0;
-        for (let k = -r; k <= r; k++) acc += at(x + k);
-        const bulk = acc * ww + (at(x - r - 1) + at(x + r + 1)) * fw;
-        data[base + x * pixelStep] = Math.floor((bulk + (1 << 23)) / (1 << 24));
-      }
-    }
-  }
-}
-
-/** ImageFilter.UnsharpMask(radius, percent, threshold=0) for RGB. */
-export function unsharpMask(rgb, width, height, radius = 1.0, percent = 50) {
-  const blurred = rgb.slice();
-  const boxRadius = gaussianBoxRadius(radius, 3);
-  if (boxRadius !== 0) {
-    for (let pass = 0; pass < 3; pass++) boxBlurLines(blurred, height, width, width * 3, 3, boxRadius);
-    for (let pass = 0; pass < 3; pass++) boxBlurLines(blurred, width, height, 3, width * 3, boxRadius);
-  }
-  const out = new Uint8Array(rgb.length);
-  for (let i = 0; i < rgb.length; i++) {
-    const diff = rgb[i] - blurred[i];
-    // C integer division truncates toward zero; threshold 0 means "diff != 0".
-    const v = diff !== 0 ? rgb[i] + Math.trunc((diff * percent) / 100) : rgb[i];
-    out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
-  }
-  return out;
-}
-
-/** convert("L"): ITU-R 601-2 luma in 16-bit fixed point, rounded. */
-function grey(rgb, i) {
+function greyPixel(rgb, i) {
   return (rgb[i] * 19595 + rgb[i + 1] * 38470 + rgb[i + 2] * 7471 + 0x8000) >>> 16;
 }
 
-/**
- * fashion-mnist-v1 from decoded RGB pixels. Returns {pixels: Uint8Array(784), background,
- * box (the crop, or null when the picture passed through), dark (no negation)}.
- */
-export function preprocessRgb(rgb, width, height) {
-  const bg = background(rgb, width, height);
+/** fashion-mnist-v1: decoded RGBA -> 28 x 28 grey bytes; throws on a blank (single-colour) picture. */
+function fashionMnist(rgba, width, height) {
+  const rgb = compositeOnto(rgba, width * height, WHITE);
+  const bg = backdrop(rgb, width, height);
   const bgLuma = lumaF32(bg);
   const dark = bgLuma < DARK;
   const pixels = new Uint8Array(SIZE * SIZE);
   if (dark && width === SIZE && height === SIZE) {         // already in the dataset's style
-    for (let i = 0; i < SIZE * SIZE; i++) pixels[i] = grey(rgb, i * 3);
-    return { pixels, background: bg, box: null, dark };
+    for (let i = 0; i < SIZE * SIZE; i++) pixels[i] = greyPixel(rgb, i * 3);
+    return pixels;
   }
   const box = trimBox(rgb, width, height, bg);
   if (!box) throw new Error("no garment found: the picture is a single colour (blank frame?)");
-  const scale = SIZE / Math.max(box.width, box.height);
-  const w = Math.max(1, roundHalfEven(box.width * scale));
-  const h = Math.max(1, roundHalfEven(box.height * scale));
-  const small = unsharpMask(boxResize(crop(rgb, width, box), box.width, box.height, w, h), w, h);
+  const [boxWidth, boxHeight] = [box[2] - box[0], box[3] - box[1]];
+  const scale = SIZE / Math.max(boxWidth, boxHeight);
+  const w = Math.max(1, roundHalfEven(boxWidth * scale));
+  const h = Math.max(1, roundHalfEven(boxHeight * scale));
+  const resized = resample(crop(rgb, width, 3, box), boxWidth, boxHeight, 3, w, h, FILTERS.box);
+  const small = unsharpMask(resized, w, h, 3);
 
-  // Centred on a canvas of the background colour; odd margins put the extra pixel above/left.
+  // Centred on a canvas of the backdrop colour; odd margins put the extra pixel above/left.
   const fill = bg.map(roundHalfEven);
   const canvas = new Uint8Array(SIZE * SIZE * 3);
   for (let i = 0; i < SIZE * SIZE; i++) canvas.set(fill, i * 3);
@@ -272,8 +106,8 @@ export function preprocessRgb(rgb, width, height) {
   for (let y = 0; y < h; y++) canvas.set(small.subarray(y * w * 3, (y + 1) * w * 3), ((top + y) * SIZE + left) * 3);
 
   if (dark) {
-    for (let i = 0; i < SIZE * SIZE; i++) pixels[i] = grey(canvas, i * 3);
-    return { pixels, background: bg, box, dark };
+    for (let i = 0; i < SIZE * SIZE; i++) pixels[i] = greyPixel(canvas, i * 3);
+    return pixels;
   }
   for (let i = 0; i < canvas.length; i++) canvas[i] = 255 - canvas[i];
   // An off-white backdrop would become a grey floor: stretch so it is 0, in float32 like numpy.
@@ -281,20 +115,150 @@ export function preprocessRgb(rgb, width, height) {
   const floor = 255.0 - bgLuma;
   const floor32 = f(floor), gain32 = f(255.0 / (255.0 - floor));
   for (let i = 0; i < SIZE * SIZE; i++) {
-    let v = grey(canvas, i * 3);
+    let v = greyPixel(canvas, i * 3);
     if (floor > 0) v = roundHalfEven(f(f(v - floor32) * gain32));
     pixels[i] = v < 0 ? 0 : v > 255 ? 255 : v;
   }
-  return { pixels, background: bg, box, dark };
+  return pixels;
 }
 
-/** RGBA pixels (a decoded file, a camera frame) -> the preprocessing result. */
-export function preprocessRgba(rgba, width, height) {
-  return preprocessRgb(toRgb(rgba, width, height), width, height);
+// --- photo-v1 -----------------------------------------------------------------------------------
+
+/** Keras' crop_to_aspect_ratio (photo.py crop_box): the largest centred window of the target aspect. */
+export function cropBox([width, height], [targetWidth, targetHeight]) {
+  const cropHeight = Math.max(Math.min(height, Math.trunc((width * targetHeight) / targetWidth)), 1);
+  const cropWidth = Math.max(Math.min(width, Math.trunc((height * targetWidth) / targetHeight)), 1);
+  const top = Math.trunc((height - cropHeight) / 2), left = Math.trunc((width - cropWidth) / 2);
+  return [left, top, left + cropWidth, top + cropHeight];
 }
 
-/** A Blob/File -> the preprocessing result (see preprocessRgb). */
-export async function preprocessBlob(blob) {
-  const { rgba, width, height } = await decode(blob);
-  return preprocessRgba(rgba, width, height);
+/** Keras' pad_to_aspect_ratio (photo.py padded_placement): [[width, height], [left, top]] on the black canvas. */
+export function paddedPlacement([width, height], [targetWidth, targetHeight]) {
+  const ratio = Math.max(width / targetWidth, height / targetHeight);
+  const fitWidth = width / ratio, fitHeight = height / ratio;
+  return [[Math.max(1, Math.floor(fitWidth)), Math.max(1, Math.floor(fitHeight))],
+    [Math.max(0, Math.floor((targetWidth - fitWidth) / 2)), Math.max(0, Math.floor((targetHeight - fitHeight) / 2))]];
+}
+
+function resized(pixels, width, height, channels, outWidth, outHeight, interpolation) {
+  if (width === outWidth && height === outHeight) return pixels;
+  if (interpolation === "nearest") return resizeNearest(pixels, width, height, channels, outWidth, outHeight);
+  return resample(pixels, width, height, channels, outWidth, outHeight, FILTERS[interpolation]);
+}
+
+/** photo-v1: decoded upright RGBA -> H x W x C bytes of `input` (a contract from inputContract). */
+function photo(rgba, width, height, input) {
+  const { resize, interpolation, background } = input.preprocessing.parameters;
+  let pixels = compositeOnto(rgba, width * height, background);
+  const channels = input.channels;
+  if (channels === 1) pixels = grey(pixels, width * height);
+  const target = [input.width, input.height];
+  if (resize === "crop") {
+    const box = cropBox([width, height], target);
+    if (box[0] !== 0 || box[1] !== 0 || box[2] !== width || box[3] !== height) {
+      pixels = crop(pixels, width, channels, box);
+      [width, height] = [box[2] - box[0], box[3] - box[1]];
+    }
+  }
+  if (resize === "pad") {
+    const [[fitWidth, fitHeight], [left, top]] = paddedPlacement([width, height], target);
+    const fitted = resized(pixels, width, height, channels, fitWidth, fitHeight, interpolation);
+    const canvas = new Uint8Array(input.height * input.width * channels);   // zeros: black
+    const line = fitWidth * channels;
+    for (let y = 0; y < fitHeight; y++) {
+      canvas.set(fitted.subarray(y * line, (y + 1) * line), ((top + y) * input.width + left) * channels);
+    }
+    return canvas;
+  }
+  return resized(pixels, width, height, channels, input.width, input.height, interpolation);
+}
+
+// --- the registry -------------------------------------------------------------------------------
+
+function choice(values) {
+  return (value, name) => {
+    if (!values.includes(value)) {
+      throw new Error(`preprocessing parameter ${name} must be one of ${values.join(", ")}, not ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+}
+
+function rgbColour(value, name) {
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((v) => Number.isInteger(v) && v >= 0 && v <= 255)) {
+    throw new Error(`preprocessing parameter ${name} must be three integers 0..255, not ${JSON.stringify(value)}`);
+  }
+  return Object.freeze([...value]);
+}
+
+/**
+ * Recipe id -> {parameters: name -> [default, read], fits(input) -> why not or null,
+ * frame(rgba, width, height, input) -> Uint8Array of input.height * input.width * input.channels}.
+ */
+export const RECIPES = Object.freeze({
+  "fashion-mnist-v1": Object.freeze({
+    parameters: {},
+    fits: (input) => (input.height === SIZE && input.width === SIZE && input.channels === 1 ? null
+      : `takes ${SIZE}x${SIZE}x1 grayscale input, not ${input.height}x${input.width}x${input.channels}`),
+    frame: (rgba, width, height) => fashionMnist(rgba, width, height),
+  }),
+  "photo-v1": Object.freeze({
+    parameters: {
+      resize: ["stretch", choice(["stretch", "crop", "pad"])],
+      interpolation: ["bilinear", choice(["bilinear", "nearest", "bicubic", "lanczos", "box"])],
+      background: [WHITE, rgbColour],
+    },
+    fits: () => null,
+    frame: photo,
+  }),
+});
+
+function positive(value, name) {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new Error(`manifest.json input.${name} must be a positive integer, not ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * manifest.json's `input` (schema 3, or schema 2's {shape, preprocessing: "fashion-mnist-v1"}) as
+ * {height, width, channels, colour, preprocessing: {id, parameters (defaults filled in)}}. Throws,
+ * naming the recipe, when the bundle wants preprocessing this module does not implement.
+ */
+export function inputContract(input) {
+  if (!input || typeof input !== "object") throw new Error("manifest.json has no input contract");
+  const schema2 = typeof input.preprocessing === "string";
+  const [, height, width, channels] = schema2 ? (input.shape ?? []) : [1, input.height, input.width, input.channels];
+  const id = schema2 ? input.preprocessing : input.preprocessing?.id;
+  const recipe = Object.hasOwn(RECIPES, id) ? RECIPES[id] : null;
+  if (!recipe) {
+    throw new Error(`the bundle's preprocessing ${JSON.stringify(id)} is not implemented here `
+      + `(this app implements ${Object.keys(RECIPES).join(", ")})`);
+  }
+  const given = (schema2 ? {} : input.preprocessing.parameters) ?? {};
+  const unknown = Object.keys(given).filter((name) => !Object.hasOwn(recipe.parameters, name));
+  if (unknown.length) throw new Error(`${id} takes no parameter ${unknown[0]}`);
+  const parameters = Object.fromEntries(Object.entries(recipe.parameters).map(
+    ([name, [fallback, read]]) => [name, name in given ? read(given[name], name) : fallback]));
+  const contract = {
+    height: positive(height, "height"), width: positive(width, "width"), channels: positive(channels, "channels"),
+    colour: channels === 1 ? "grayscale" : "rgb",
+    preprocessing: Object.freeze({ id, parameters: Object.freeze(parameters) }),
+  };
+  if (channels !== 1 && channels !== 3) throw new Error(`manifest.json input.channels must be 1 or 3, not ${channels}`);
+  if (!schema2 && input.colour !== contract.colour) {
+    throw new Error(`manifest.json input.colour ${JSON.stringify(input.colour)} does not match ${channels} channel(s)`);
+  }
+  const why = recipe.fits(contract);
+  if (why) throw new Error(`preprocessing ${id} ${why}`);
+  return Object.freeze(contract);
+}
+
+/** Decoded upright RGBA pixels -> the frame `input` describes (a manifest's input, either schema, or a contract). */
+export function preprocessFor(input, rgba, width, height) {
+  if (!(width >= 1 && height >= 1 && rgba.length >= width * height * 4)) {
+    throw new Error(`expected ${width}x${height} RGBA pixels (${width * height * 4} bytes), got ${rgba.length}`);
+  }
+  const contract = inputContract(input);
+  return RECIPES[contract.preprocessing.id].frame(rgba, width, height, contract);
 }

@@ -7,7 +7,8 @@
 // fails or is slower than NETWORK_WAIT_MS. Every successful answer refreshes the cache.
 const CACHE = "fashion-edge-web-v1";
 const NETWORK_WAIT_MS = 3000;
-const PAGE = ["./", "index.html", "app.js", "model.js", "preprocess.js", "sha256.js", "style.css",
+const PAGE = ["./", "index.html", "app.js", "contract.js", "decode.js", "model.js", "pillow.js", "preprocess.js",
+  "sha256.js", "style.css",
   "manifest.webmanifest", "icon-192.png", "icon-512.png", "vendor/files.json"];
 const FAMILIES = ["tflite", "onnx", "ort"];
 

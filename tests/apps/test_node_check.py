@@ -1,15 +1,21 @@
-"""The bundle consumed from another language: Node.js (LiteRT.js for TFLite, onnxruntime-node for
-ONNX and ORT format) against golden.json, and the app's own JavaScript preprocessing port
-(apps/node-check/preprocess.mjs: jpeg-js, pngjs) against the bundle's preprocessing vectors. Run as
-Node users expect: `npm test -- BUNDLE`."""
+"""The bundle consumed from another language: Node.js (LiteRT.js for TFLite, onnxruntime-node for ONNX
+and ORT format) against golden.json, reading the contract from the manifest (schema 3 and 2), and the
+shared JavaScript preprocessing module (apps/web/preprocess.js, decoded by apps/node-check/decode.mjs:
+jpeg-js, pngjs) against the bundle's preprocessing vectors. Run as Node users expect: `npm test -- BUNDLE`.
+
+The committed tiny bundles carry no vectors (to stay small); a copy of each gets the exporter's own
+vectors here (export/vectors.py), so every recipe and contract is checked through decoding too.
+"""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from fashion_edge.runtime.bundle import Bundle, sha256_bytes
 from fashion_edge.runtime.formats import FORMATS
 
 pytestmark = pytest.mark.slow
@@ -33,25 +39,86 @@ def node(app: Path, bundle: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_node_runs_every_format_and_matches_golden(node_app, edge_bundle):
-    result = node(node_app, edge_bundle.bundle)
+def runtime_of(fmt: str) -> str:
+    return "LiteRT.js" if fmt.startswith("tflite-") else "onnxruntime-node"
+
+
+def with_vectors(bundle: Path, into: Path) -> Path:
+    """A copy of `bundle` with the preprocessing vectors the exporter writes for its recipe and contract."""
+    from fashion_edge.export import vectors
+
+    copy = Path(shutil.copytree(bundle, into))
+    loaded = Bundle.load(copy)
+    built = vectors.build(loaded.manifest.input, loaded.golden().images)
+    for path, data in built.files.items():
+        (copy / path).parent.mkdir(exist_ok=True)
+        (copy / path).write_bytes(data)
+    golden = json.loads((copy / "golden.json").read_text())
+    golden["preprocessing_vectors"] = built.vectors.to_json()
+    (copy / "golden.json").write_text(json.dumps(golden))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    files = {**{p: d for p, d in built.files.items()}, "golden.json": (copy / "golden.json").read_bytes()}
+    manifest["assets"] = [a for a in manifest.get("assets", []) if a["file"] not in files] + [
+        {"file": p, "bytes": len(d), "sha256": sha256_bytes(d)} for p, d in files.items()]
+    (copy / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+    return copy
+
+
+def assert_formats_match_golden(result: subprocess.CompletedProcess, bundle: Path) -> None:
+    """Every TFLite/ONNX/ORT format of the bundle, and no other, ran on its runtime and matched golden.json."""
     assert result.returncode == 0, result.stdout + result.stderr
-    for fmt in FORMATS:
-        runtime = "LiteRT.js" if fmt.startswith("tflite-") else "onnxruntime-node"
-        assert f"{fmt}: 32 golden images on {runtime}" in result.stdout, result.stdout
-    assert "passed" in result.stdout.splitlines()[-1]
+    loaded = Bundle.load(bundle)
+    images = len(loaded.golden().images)
+    ran = [line.split(":")[0] for line in result.stdout.splitlines() if " golden images on " in line]
+    assert ran == [f for f in loaded.formats if FORMATS[f].family in ("tflite", "onnx", "ort")], result.stdout
+    for fmt in ran:
+        line = next(x for x in result.stdout.splitlines() if x.startswith(f"{fmt}: "))
+        assert line.startswith(f"{fmt}: {images} golden images on {runtime_of(fmt)}") and line.endswith(": ok"), line
+    assert result.stdout.splitlines()[-1] == (f"node-check ({len(loaded.labels)} labels, {len(ran)} formats): passed")
 
 
-def test_node_preprocessing_port_matches_every_vector_within_tolerance(node_app, edge_bundle):
-    from fashion_edge.runtime.bundle import Bundle
+def test_node_check_runs_each_contracts_formats_and_matches_golden(node_app, contract_bundle):
+    result = node(node_app, contract_bundle)
+    assert_formats_match_golden(result, contract_bundle)
+    contract = Bundle.load(contract_bundle).manifest
+    shape = f"input {contract.input.height}x{contract.input.width}x{contract.input.channels} {contract.input.colour.value}"
+    assert f"{shape}, {contract.input.preprocessing.id}" in result.stdout
+    assert f"output {contract.output.classes} {contract.output.kind.value}" in result.stdout
+    assert "no preprocessing vectors: not checked" in result.stdout
 
+
+def test_node_check_reads_a_schema2_bundle(node_app, schema2_bundle):
+    result = node(node_app, schema2_bundle)
+    assert_formats_match_golden(result, schema2_bundle)
+    assert "contract: schema 2, input 28x28x1 grayscale, fashion-mnist-v1 {}; output 10 logits" in result.stdout
+
+
+def test_shared_preprocessing_meets_each_contracts_vectors_under_node(node_app, contract_bundle, tmp_path):
+    bundle = with_vectors(contract_bundle, tmp_path / "bundle")
+    cases = Bundle.load(bundle).golden().preprocessing_vectors.cases
+    result = node(node_app, bundle)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for case in cases:
+        line = next(x for x in result.stdout.splitlines() if x.startswith(f"preprocessing {case.name}:"))
+        assert line.endswith(": ok"), line
+    assert f"preprocessing: {len(cases)} photos through the shared JavaScript module" in result.stdout
+    assert "covers the decoding: measured on these cases" in result.stdout
+
+
+def test_node_runs_every_format_of_an_exported_bundle_and_matches_golden(node_app, edge_bundle):
+    result = node(node_app, edge_bundle.bundle)
+    assert_formats_match_golden(result, edge_bundle.bundle)
+    assert len(Bundle.load(edge_bundle.bundle).formats) == len(FORMATS)
+
+
+def test_node_preprocessing_matches_every_vector_of_an_exported_bundle(node_app, edge_bundle):
     vectors = Bundle.load(edge_bundle.bundle).golden().preprocessing_vectors
     result = node(node_app, edge_bundle.bundle)
     assert result.returncode == 0, result.stdout + result.stderr
     for case in vectors.cases:
         line = next(x for x in result.stdout.splitlines() if x.startswith(f"preprocessing {case.name}:"))
         assert line.endswith(": ok"), line
-    assert f"preprocessing: {len(vectors.cases)} photos through the JavaScript port" in result.stdout
+    assert f"preprocessing: {len(vectors.cases)} photos through the shared JavaScript module" in result.stdout
 
 
 def test_node_check_notices_a_replaced_preprocessing_photo(node_app, edge_bundle, tmp_path):

@@ -3,13 +3,11 @@
 A dataset image is a bright garment on black; a photo is a dark garment on a light backdrop,
 bigger, off-centre, compressed. `render` turns the first into the second in the ways phones and
 shops produce them (JPEG/PNG, RGBA cut-outs, greyscale, palette, 16-bit, EXIF-rotated, off-white
-backdrops); `preprocessing_cases` writes a set of them with the shape of golden.json's
-`preprocessing_vectors`; `y4m` writes frames as the raw video Chromium's fake camera plays;
-`random_rgba` makes raw pictures of every size for checking the JavaScript port pixel for pixel.
+backdrops); `y4m` writes frames as the raw video Chromium's fake camera plays; `random_rgba` and
+`random_pictures` make raw pictures of every size for checking the JavaScript preprocessing pixel for pixel.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 from pathlib import Path
 
@@ -60,6 +58,29 @@ def random_rgba(n: int = 150, seed: int = 17) -> tuple[list[list], list]:
     return cases, expected
 
 
+def random_pictures(n: int, seed: int, sides: tuple[tuple[int, int], ...] = ()) -> list[np.ndarray]:
+    """`n` RGBA pictures (height, width, 4): gradients, random noise and a flat rectangle, every other one with
+    random alpha and some with fully transparent pixels; first of the given (height, width) `sides`, then
+    very wide, very tall and tiny ones, then random sizes up to 300 px a side."""
+    rng = np.random.default_rng(seed)
+    sides = list(sides) + [(28, 200), (300, 64), (1, 1), (1, 90), (120, 1), (64, 7), (3, 3), (299, 181)]
+    pictures = []
+    for i in range(n):
+        height, width = sides[i] if i < len(sides) else (int(rng.integers(1, 301)), int(rng.integers(1, 301)))
+        y, x = np.mgrid[0:height, 0:width]
+        rgba = np.empty((height, width, 4), np.uint8)
+        rgba[..., 0] = (255 * x / max(1, width - 1)).astype(np.uint8)
+        rgba[..., 1] = (255 * y / max(1, height - 1)).astype(np.uint8)
+        rgba[..., 2] = rng.integers(0, 256, (height, width))
+        y0, x0 = int(rng.integers(0, height)), int(rng.integers(0, width))
+        rgba[y0:, x0:, :3] = rng.integers(0, 256, 3)
+        rgba[..., 3] = rng.integers(0, 256, (height, width)) if i % 2 else 255
+        if i % 5 == 0:
+            rgba[..., 3] = np.where(rng.random((height, width)) < 0.3, 0, rgba[..., 3])
+        pictures.append(rgba)
+    return pictures
+
+
 def render(image28: np.ndarray, kind: str, seed: int) -> tuple[bytes, dict]:
     """One photo-like file of a 28x28 dataset image: (encoded bytes, golden-vector metadata)."""
     rng = np.random.default_rng(seed)
@@ -108,31 +129,6 @@ def render(image28: np.ndarray, kind: str, seed: int) -> tuple[bytes, dict]:
     with Image.open(io.BytesIO(data)) as opened:
         meta.update(width=opened.width, height=opened.height)
     return data, meta
-
-
-def preprocessing_cases(images: np.ndarray, folder: Path) -> dict:
-    """Files under folder/preprocessing/ and their `preprocessing_vectors` entry (pixels from Python)."""
-    (folder / "preprocessing").mkdir(parents=True, exist_ok=True)
-    cases = []
-    for i, image in enumerate(images):
-        kind = KINDS[i % len(KINDS)]
-        data, meta = render(image, kind, seed=1000 + i)
-        suffix = "jpg" if data[:2] == b"\xff\xd8" else "png"
-        name = f"{i:02d}-{kind}"
-        file = f"preprocessing/{name}.{suffix}"
-        (folder / file).write_bytes(data)
-        cases.append({"name": name, "file": file, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
-                      **meta, "pixels": preprocess(data).tolist()})
-    # The dataset's own style passes through unchanged.
-    dark = Image.fromarray(images[0]).convert("RGB")
-    buffer = io.BytesIO()
-    dark.save(buffer, "PNG")
-    (folder / "preprocessing/dataset-style.png").write_bytes(buffer.getvalue())
-    cases.append({"name": "dataset-style", "file": "preprocessing/dataset-style.png",
-                  "sha256": hashlib.sha256(buffer.getvalue()).hexdigest(), "bytes": len(buffer.getvalue()),
-                  "width": 28, "height": 28, "mode": "RGB", "exif_orientation": 1, "background": "dark",
-                  "pixels": preprocess(buffer.getvalue()).tolist()})
-    return {"id": "fashion-mnist-v1", "cases": cases}
 
 
 def camera_frames(image28: np.ndarray, count: int = 30, size=(640, 480)) -> list[np.ndarray]:

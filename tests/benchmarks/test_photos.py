@@ -10,7 +10,7 @@ from fashion_edge.runtime import Classifier
 
 
 
-@pytest.mark.parametrize("name", ["tiny-cnn", "tiny-stripes2"])   # one bundle per recipe
+@pytest.mark.parametrize("name", ["tiny-cnn", pytest.param("tiny-stripes2", marks=pytest.mark.slow)])   # one per recipe
 def test_measure_photos_reports_e2e_beside_decode_for_each_photo_size(name):
     clf = Classifier(TINY / name / "bundle", threads=1)
     timings = measure_photos(clf, clf.bundle.golden().images[0], rounds=2, pixel_budget=30_000_000)

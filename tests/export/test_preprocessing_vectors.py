@@ -70,7 +70,7 @@ def test_vectors_are_deterministic(data, built):
 def test_exported_bundle_carries_the_vectors_as_hashed_assets(edge_bundle):
     bundle = Bundle.load(edge_bundle.bundle)
     vectors = bundle.golden().preprocessing_vectors
-    assert vectors is not None and vectors.id == bundle.manifest.input.preprocessing
+    assert vectors is not None and vectors.id == bundle.manifest.input.preprocessing.id
     listed = {a.file: a for a in bundle.manifest.assets}
     for case in vectors.cases:
         assert listed[case.file].sha256 == case.sha256 and listed[case.file].bytes == case.bytes

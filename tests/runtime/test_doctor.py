@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TINY
+
 from bundle_edits import disagreeing_copy, trimmed_copy
 from fashion_edge.runtime.backends import BACKENDS
 from fashion_edge.runtime.bundle import Bundle
@@ -41,9 +43,12 @@ def doctor(*args: str, crash: tuple[str, ...] = (), tmp_path: Path) -> subproces
                           timeout=900, env=env, cwd=tmp_path)
 
 
-def test_json_report_checks_every_installed_pair_and_recommends_one(contract_bundle, tmp_path):
-    """On every input contract: the golden check and the latency probe run at the bundle's own shape."""
-    bundle_dir = contract_bundle
+@pytest.mark.parametrize("name", ["tiny-cnn", pytest.param("tiny-shapes12", marks=pytest.mark.slow),
+                                  pytest.param("tiny-stripes2", marks=pytest.mark.slow)])
+def test_json_report_checks_every_installed_pair_and_recommends_one(name, tmp_path):
+    """On every input contract (two of them in the full suite: 5 s each): the golden check and the latency
+    probe run at the bundle's own shape."""
+    bundle_dir = TINY / name / "bundle"
     done = doctor("--bundle", str(bundle_dir), "--json", tmp_path=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
