@@ -116,6 +116,16 @@ done
 for release in /opt/fashion-edge/previous /opt/fashion-edge/current; do
   on_pi "$CPU" "cd /opt/fashion-edge-check && $release/venv/bin/python pi_compare.py $release/bundle"
 done
+# ... and bundles of two other input contracts (tests/data: 32x48x3 RGB with 12 classes named in four
+# scripts; 64x64x3 with probability outputs) through both installed runtimes.
+for contract in tiny-shapes12 tiny-stripes2; do
+  dir="$WORK/contracts/$contract"
+  mkdir -p "$dir" && cp -r "$REPO/tests/data/$contract/bundle" "$dir/bundle" && cp "$REPO/deploy/pi_compare.py" "$dir/"
+  "$HOSTPY" "$REPO/deploy/pi_expected.py" "$dir/bundle" "$dir"
+  for release in /opt/fashion-edge/previous /opt/fashion-edge/current; do
+    on_pi "$CPU" "cd /opt/fashion-edge-check/contracts/$contract && $release/venv/bin/python pi_compare.py bundle"
+  done
+done
 
 # 6. The service, started as the unit's ExecStart does (no systemd in a chroot), asked from the host.
 PORT=${PI_PORT:-18080}
