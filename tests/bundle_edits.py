@@ -3,6 +3,7 @@
 `disagreeing_copy`: golden.json disagrees with what the backends compute. That is what a backend
 that miscomputes on some CPU looks like from the outside; every hash in manifest.json stays right,
 so only the self-check (or doctor) can notice. `trimmed_copy`: fewer formats, for quicker runs.
+`with_vectors`: a committed tiny bundle with the preprocessing vectors the exporter would write.
 """
 from __future__ import annotations
 
@@ -40,3 +41,25 @@ def trimmed_copy(bundle: Path, target: Path, formats: tuple[str, ...]) -> Path:
     manifest["formats"] = {k: v for k, v in manifest["formats"].items() if k in formats}
     manifest_path.write_text(json.dumps(manifest, indent=1))
     return target
+
+
+def with_vectors(bundle: Path, into: Path) -> Path:
+    """A copy of `bundle` with the preprocessing vectors the exporter writes for its recipe and contract."""
+    from fashion_edge.export import vectors
+    from fashion_edge.runtime.bundle import Bundle, sha256_bytes
+
+    copy = Path(shutil.copytree(bundle, into))
+    loaded = Bundle.load(copy)
+    built = vectors.build(loaded.manifest.input, loaded.golden().images)
+    for path, data in built.files.items():
+        (copy / path).parent.mkdir(exist_ok=True)
+        (copy / path).write_bytes(data)
+    golden = json.loads((copy / "golden.json").read_text())
+    golden["preprocessing_vectors"] = built.vectors.to_json()
+    (copy / "golden.json").write_text(json.dumps(golden))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    files = {**{p: d for p, d in built.files.items()}, "golden.json": (copy / "golden.json").read_bytes()}
+    manifest["assets"] = [a for a in manifest.get("assets", []) if a["file"] not in files] + [
+        {"file": p, "bytes": len(d), "sha256": sha256_bytes(d)} for p, d in files.items()]
+    (copy / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
+    return copy

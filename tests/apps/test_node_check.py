@@ -8,14 +8,15 @@ vectors here (export/vectors.py), so every recipe and contract is checked throug
 """
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from fashion_edge.runtime.bundle import Bundle, sha256_bytes
+from bundle_edits import with_vectors
+
+from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.formats import FORMATS
 
 pytestmark = pytest.mark.slow
@@ -41,27 +42,6 @@ def node(app: Path, bundle: Path) -> subprocess.CompletedProcess:
 
 def runtime_of(fmt: str) -> str:
     return "LiteRT.js" if fmt.startswith("tflite-") else "onnxruntime-node"
-
-
-def with_vectors(bundle: Path, into: Path) -> Path:
-    """A copy of `bundle` with the preprocessing vectors the exporter writes for its recipe and contract."""
-    from fashion_edge.export import vectors
-
-    copy = Path(shutil.copytree(bundle, into))
-    loaded = Bundle.load(copy)
-    built = vectors.build(loaded.manifest.input, loaded.golden().images)
-    for path, data in built.files.items():
-        (copy / path).parent.mkdir(exist_ok=True)
-        (copy / path).write_bytes(data)
-    golden = json.loads((copy / "golden.json").read_text())
-    golden["preprocessing_vectors"] = built.vectors.to_json()
-    (copy / "golden.json").write_text(json.dumps(golden))
-    manifest = json.loads((copy / "manifest.json").read_text())
-    files = {**{p: d for p, d in built.files.items()}, "golden.json": (copy / "golden.json").read_bytes()}
-    manifest["assets"] = [a for a in manifest.get("assets", []) if a["file"] not in files] + [
-        {"file": p, "bytes": len(d), "sha256": sha256_bytes(d)} for p, d in files.items()]
-    (copy / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False))
-    return copy
 
 
 def assert_formats_match_golden(result: subprocess.CompletedProcess, bundle: Path) -> None:
