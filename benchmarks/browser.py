@@ -5,9 +5,9 @@
 `fashion-edge serve` serves the page and the bundle on 127.0.0.1 (as a phone on the Pi's network
 would get them); Debian's Chromium, driven by Playwright, loads it and runs every format the page
 offers on the bundle's golden images through `fashionEdge.classifyPixels` (inference only: the
-images are already 28x28). Per format: the runtime the page used, median and p90 latency over
+images already are device frames). Per format: the runtime the page used, median and p90 latency over
 `--rounds` passes after one warm-up pass, and how far the page's logits are from golden.json (the
-exporting host's runtime) within the manifest's tolerance. Then a shop-style JPEG of test image 0
+exporting host's runtime) within the manifest's tolerance. Then a photo of golden image 0
 (an ankle boot) through the file picker, and a screenshot of what a user sees.
 
 The browser runs on this machine's CPU with WebAssembly (no GPU): a phone's figures differ; the

@@ -12,8 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from fashion_edge.runtime.bundle import Bundle
-from fashion_edge.runtime.labels import LABELS
-from fashion_edge.runtime.recipes import FASHION_MNIST
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,10 +22,10 @@ class BenchImages:
 
 
 def bench_images(bundle: Bundle, data_dir: Path | None = None) -> BenchImages:
-    if bundle.manifest.input.preprocessing.id == FASHION_MNIST and bundle.labels == LABELS:
-        from fashion_edge.train.data import load_fashion_mnist
+    from fashion_edge.train.data import test_set_for
 
-        data = load_fashion_mnist(data_dir, allow_download=False)
-        return BenchImages(data.x_test[..., None], data.y_test, f"the Fashion-MNIST test set ({len(data.y_test):,} images)")
+    found = test_set_for(bundle, data_dir)
+    if found is not None:
+        return BenchImages(*found, f"the Fashion-MNIST test set ({len(found[1]):,} images)")
     golden = bundle.golden()
     return BenchImages(golden.images, np.asarray(golden.labels), f"golden.json's {len(golden.images)} images")

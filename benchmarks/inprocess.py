@@ -8,7 +8,6 @@ library gets them; the study's own process uses the server's settings (runtime/s
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import subprocess
 import sys
@@ -16,20 +15,8 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
 
 from fashion_edge.runtime.classifier import Classifier
-
-
-def shop_photo(pixels: np.ndarray, size: int = 320) -> bytes:
-    """A test image as a JPEG product photo: the garment (inverted to dark-on-light) on a white canvas."""
-    big = Image.fromarray(255 - pixels).resize((224, 224), Image.Resampling.BICUBIC).convert("RGB")
-    canvas = Image.new("RGB", (size, size), "white")
-    canvas.paste(big, ((size - 224) // 2, (size - 224) // 2))
-    out = io.BytesIO()
-    canvas.save(out, "JPEG", quality=90)
-    return out.getvalue()
 
 
 def in_process_ms(clf: Classifier, data: bytes, runs: int) -> list[float]:

@@ -42,8 +42,8 @@ class Choice:
 class HeldOut:
     """What the search is allowed to see: a calibration pool and a validation split, both from training data."""
 
-    pool: np.ndarray            # uint8 (N, 28, 28, 1), training images minus the validation split, shuffled
-    images: np.ndarray          # uint8 (M, 28, 28, 1) validation images
+    pool: np.ndarray            # uint8 (N, H, W, C), training images minus the validation split, shuffled
+    images: np.ndarray          # uint8 (M, H, W, C) validation images
     labels: np.ndarray          # (M,)
     keras_top1: np.ndarray      # (M,) Keras' top-1 on `images`
 

@@ -17,7 +17,7 @@ from fashion_edge.runtime.session import Session
 
 
 def logits(backend: str, model: bytes, images: np.ndarray, workers: int | None = None) -> np.ndarray:
-    """uint8 (N, 28, 28, 1) -> float logits (N, classes), computed in parallel chunks."""
+    """uint8 frames (N, H, W, C) -> the file's float outputs (N, classes), computed in parallel chunks."""
     workers = max(1, min(workers or os.cpu_count() or 1, len(images) // 100 or 1))
     if workers == 1:
         return Session(open_backend(backend, model)).logits(images)

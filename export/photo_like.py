@@ -107,6 +107,12 @@ def encode(image: Image.Image, r: Rendering) -> bytes:
     return buf.getvalue()
 
 
+def enlarged(frame: np.ndarray, size: tuple[int, int]) -> Image.Image:
+    """A device frame (H, W, C) stretched to `size` (width, height) as an RGB picture (bicubic)."""
+    image = Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame).convert("RGB")
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
 def photo_for(frame: np.ndarray, recipe: str, width: int, height: int, quality: int = 90, noise: float = 1.5,
               seed: int = 0) -> bytes:
     """A bundle's device frame (H, W, C) as a phone photo of width x height, JPEG.
@@ -114,11 +120,12 @@ def photo_for(frame: np.ndarray, recipe: str, width: int, height: int, quality: 
     fashion-mnist-v1 frames (a bright garment on black) become a dark garment on white, as the
     dataset's product photos were; any other recipe's frame is enlarged (stretched) to the photo's size.
     """
-    if recipe == "fashion-mnist-v1":
+    from fashion_edge.runtime.recipes import FASHION_MNIST
+
+    if recipe == FASHION_MNIST:
         return render(frame.reshape(frame.shape[:2]), Rendering(width, height, noise=noise, quality=quality,
                                                                 fill=0.75, seed=seed or width))
-    image = Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame).convert("RGB")
-    image = image.resize((width, height), Image.Resampling.BICUBIC)
+    image = enlarged(frame, (width, height))
     if noise > 0:
         rng = np.random.default_rng(seed or width)
         grain = rng.standard_normal((height, width, 1), dtype=np.float32) * np.float32(noise)

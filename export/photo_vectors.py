@@ -4,22 +4,21 @@ Each case enlarges a test frame (or stretches it to another aspect ratio, where 
 stores it as JPEG or PNG in a mode and an EXIF orientation, and records the pixels `photo-v1` makes of
 it at the bundle's shape. The tolerance is measured as for fashion-mnist-v1 (preprocessing_vectors.py):
 each JPEG decoded in full instead of at the runtime's DCT-scaled 1/k, and its decoded pixels moved by
-up to PERTURBATION levels (another JPEG decoder); the largest difference seen, with a margin.
+up to 2 levels (another JPEG decoder); the largest difference seen, with a margin.
 """
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
-from fashion_edge.export.photo_like import Rendering, encode
-from fashion_edge.export.preprocessing_vectors import FOLDER, MARGIN, PERTURBATION, Vectors
+from fashion_edge.export.photo_like import Rendering, encode, enlarged
+from fashion_edge.export.preprocessing_vectors import FOLDER, Vectors, perturbed, spread, tolerance
 from fashion_edge.runtime.bundle import sha256_bytes
 from fashion_edge.runtime.contract import InputContract
-from fashion_edge.runtime.golden import PreprocessingCase, PreprocessingVectors, Tolerance
+from fashion_edge.runtime.golden import PreprocessingCase, PreprocessingVectors
 from fashion_edge.runtime.photo import pixels_of, preprocess_photo, preprocess_photo_at
 from fashion_edge.runtime.picture import Picture
 
@@ -59,8 +58,7 @@ def upright(frame: np.ndarray, spec: PhotoSpec) -> Image.Image:
     """The photo as a viewer shows it: the frame enlarged (RGB), or a cut-out on transparency (RGBA)."""
     height, width = frame.shape[:2]
     size = spec.size or (width * spec.scale, height * spec.scale)
-    content = Image.fromarray(frame[..., 0] if frame.shape[2] == 1 else frame).convert("RGB")
-    content = content.resize(size, Image.Resampling.BICUBIC)
+    content = enlarged(frame, size)
     if spec.rendering.mode != "RGBA":
         return content
     border = (round(size[0] * spec.margin), round(size[1] * spec.margin))
@@ -83,32 +81,14 @@ def build(contract: InputContract, test: np.ndarray) -> Vectors:
         cases.append(PreprocessingCase(spec.name, path, sha256_bytes(data), len(data), width, height, mode,
                                        spec.rendering.exif_orientation,
                                        "transparent" if spec.rendering.mode == "RGBA" else "white", golden))
-    return Vectors(PreprocessingVectors(contract.preprocessing.id, tolerance(spreads), tuple(cases)), files, spreads)
+    how = "decoding each JPEG in full instead of at the runtime's 1/k"
+    return Vectors(PreprocessingVectors(contract.preprocessing.id, tolerance(spreads, how), tuple(cases)), files, spreads)
 
 
 def alternatives(data: bytes, contract: InputContract) -> list[np.ndarray]:
     """The case as other plausible implementations compute it: decoded in full, and (JPEG) by another decoder."""
-    picture = Picture.open(data)
     outs = [preprocess_photo_at(data, contract, 1)]
     if data[:2] == b"\xff\xd8":
-        decoded = np.asarray(picture.upright(1).convert("RGB")).astype(np.int16)
-        rng = np.random.default_rng(len(data))
-        for level in (1, PERTURBATION):
-            moved = decoded + rng.integers(-level, level + 1, decoded.shape, dtype=np.int16)
-            outs.append(pixels_of(Image.fromarray(np.clip(moved, 0, 255).astype(np.uint8)), contract))
+        decoded = np.asarray(Picture.open(data).upright(1).convert("RGB"))
+        outs += [pixels_of(Image.fromarray(moved), contract) for moved in perturbed(decoded, len(data))]
     return outs
-
-
-def spread(golden: np.ndarray, others: list[np.ndarray]) -> tuple[float, int]:
-    diffs = [np.abs(o.astype(np.int16) - golden) for o in others]
-    return max(float(d.mean()) for d in diffs), max(int(d.max()) for d in diffs)
-
-
-def tolerance(spreads: dict) -> Tolerance:
-    mean = max(m for m, _ in spreads.values())
-    worst = max(x for _, x in spreads.values())
-    return Tolerance(
-        mean_abs=math.ceil(max(mean, 0.5) * MARGIN * 10) / 10, max_abs=int(math.ceil(max(worst, 8) * MARGIN)),
-        why=(f"measured on these cases: decoding each JPEG in full instead of at the runtime's 1/k, and moving its "
-             f"decoded pixels by up to {PERTURBATION} levels (another JPEG decoder), changed a case by at most "
-             f"{mean:.2f} mean and {worst} max levels; x{MARGIN} margin"))

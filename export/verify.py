@@ -19,8 +19,7 @@ from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import DataError, FashionEdgeError, MissingExtraError
 from fashion_edge.runtime.frames import as_batch
 from fashion_edge.runtime.golden import PreprocessingVectors
-from fashion_edge.runtime.labels import LABELS
-from fashion_edge.runtime.recipes import FASHION_MNIST, Preprocessor
+from fashion_edge.runtime.recipes import Preprocessor
 from fashion_edge.runtime.session import Session
 
 
@@ -49,16 +48,16 @@ def verify(path: Path, data_dir: Path | None = None, log: Callable[[str], None] 
     contract = bundle.manifest.input
     golden_x = as_batch(golden.images, contract.shape[1:])
     test_x = test_y = None
-    if contract.preprocessing.id != FASHION_MNIST or bundle.labels != LABELS:
-        log("  the bundle's test images are not at hand here: checking hashes and golden.json only")
-    else:
-        try:
-            from fashion_edge.train.data import load_fashion_mnist
+    try:
+        from fashion_edge.train.data import test_set_for
 
-            data = load_fashion_mnist(data_dir, allow_download=False)
-            test_x, test_y = as_batch(data.x_test), data.y_test
-        except (DataError, ImportError) as exc:
-            log(f"  test set not available ({str(exc).split('.')[0]}): checking hashes and golden.json only")
+        found = test_set_for(bundle, data_dir)
+        if found is None:
+            log("  the bundle's test images are not at hand here: checking hashes and golden.json only")
+        else:
+            test_x, test_y = found
+    except (DataError, ImportError) as exc:
+        log(f"  test set not available ({str(exc).split('.')[0]}): checking hashes and golden.json only")
     checks, problems_all = [], []
     for name, entry in bundle.formats.items():
         problems: list[str] = []

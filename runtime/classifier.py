@@ -20,7 +20,8 @@ from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.formats import DEFAULT_FORMAT, get_format, looks_like
 from fashion_edge.runtime.options import EngineOptions
 from fashion_edge.runtime.prediction import Prediction, eager
-from fashion_edge.runtime.frames import as_batch, exact_frame
+from fashion_edge.runtime.errors import InvalidImageError
+from fashion_edge.runtime.frames import as_batch, exact_frames
 from fashion_edge.runtime.recipes import Preprocessor
 from fashion_edge.runtime.session import Session
 
@@ -45,7 +46,8 @@ class Classifier:
             raise BundleError(f"{format}: {entry.file} is not a {family} file")
         manifest = self.bundle.manifest
         self.contract = manifest.input
-        self._session = Session(open_backend(self.backend_name, blob, self.options), logits=manifest.output.logits)
+        self._session = Session(open_backend(self.backend_name, blob, self.options),
+                                probabilities=not manifest.output.is_logits)
         got, want = self._session.backend.input, entry.input
         if (got.dtype, got.scale, got.zero_point) != (want.dtype, want.scale, want.zero_point):
             raise BundleError(f"{format}: the model's input ({got.dtype}, scale {got.scale}) "
@@ -60,6 +62,7 @@ class Classifier:
         self.labels: tuple[str, ...] = self.bundle.labels
         self._preprocessor = Preprocessor(self.contract)
         self._frame = self._preprocessor.frame                 # numpy only: a device frame passes as is
+        self._exact = exact_frames(self.contract)              # predict_preprocessed's shape check
         self._answer = self._session.predictor(self.labels)   # the batch-of-one path: frame -> Prediction
         # Opt-in golden run (runtime/selfcheck.py): raises SelfCheckError if this backend disagrees.
         self.self_check_result = None
@@ -103,13 +106,17 @@ class Classifier:
         not looked at again, so a garment filling a fashion-mnist-v1 frame to its corners is not taken
         for a photo. Any other shape is an InvalidImageError naming the contract.
         """
-        return self._answer(exact_frame(pixels, self.contract))
+        return self._answer(self._exact(pixels))
 
     def predict_batch(self, images: Sequence[ImageLike] | np.ndarray | Iterable[ImageLike]) -> list[Prediction]:
-        """Many images in one backend call; a uint8 array of device frames (N, H, W[, C]) skips preprocessing."""
+        """Many images in one backend call: a sequence of images, or an array of them (N, ...) whose first axis
+        is the batch; a uint8 array of device frames (N, H, W[, C]) skips preprocessing."""
         shape = self.contract.shape[1:]
-        if isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim in (3, 4) \
-                and images.shape[1:3] == shape[:2] and (images.ndim == 4 or shape[2] == 1):
+        array = isinstance(images, np.ndarray)
+        if array and images.ndim < (3 if shape[2] == 1 else 4):
+            raise InvalidImageError(f"predict_batch takes images (N, ...) in a batch, got one array of shape "
+                                    f"{images.shape}; for one image use predict")
+        if array and images.dtype == np.uint8 and images.shape[1:3] == shape[:2] and (images.ndim == 4 or shape[2] == 1):
             batch = as_batch(images, shape)
         else:
             batch = as_batch(np.stack([self._preprocessor(image) for image in images]), shape)

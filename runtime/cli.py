@@ -59,7 +59,7 @@ def run_info(args: argparse.Namespace) -> int:
     print(f"input    {m.input.describe()}: uint8 pixels 0..255, NHWC {list(m.input.shape)}; "
           f"preprocessing {describe_preprocessing(m.input.preprocessing)}")
     print(f"output   {m.output.classes} classes, {m.output.kind.value}"
-          + ("" if m.output.logits else " (the file ends in a softmax)"))
+          + ("" if m.output.is_logits else " (the file ends in a softmax)"))
     print(f"labels   {', '.join(bundle.labels)}")
     print()
     print(f"{'format':16s}{'file':16s}{'size':>11s}{'accuracy':>10s}{'agree':>9s}  gate  backends here")

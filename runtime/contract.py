@@ -83,7 +83,7 @@ class InputContract:
         channels = o.int("channels")
         if channels not in (1, 3):
             raise o.fail("channels", f"must be 1 or 3, not {channels}")
-        colour = _enum(o, "colour", Colour)
+        colour = o.enum("colour", Colour)
         if colour.channels != channels:
             raise o.fail("colour", f"is {colour.value}, which has {colour.channels} channel(s), not {channels}")
         tensor = o.obj("tensor")
@@ -112,20 +112,14 @@ class OutputContract:
     kind: OutputKind
 
     @property
-    def logits(self) -> bool:
+    def is_logits(self) -> bool:
+        """True: the runtime applies a softmax; False: the file's outputs are probabilities already."""
         return self.kind is OutputKind.LOGITS
 
     @classmethod
     def read(cls, o: Obj) -> "OutputContract":
-        return cls(o.int("classes", minimum=2), _enum(o, "kind", OutputKind))
+        return cls(o.int("classes", minimum=2), o.enum("kind", OutputKind))
 
     def to_json(self) -> dict:
         return {"classes": self.classes, "kind": self.kind.value}
 
-
-def _enum(o: Obj, key: str, kind: type[Enum]) -> Any:
-    value = o.str(key)
-    try:
-        return kind(value)
-    except ValueError:
-        raise o.fail(key, f"must be one of {', '.join(repr(k.value) for k in kind)}, not {value!r}") from None

@@ -11,7 +11,6 @@ imports), else 1 with one line saying what to install.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import signal
 import subprocess

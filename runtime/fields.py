@@ -6,11 +6,13 @@ that point handles a loose dict, so a hand-edited or damaged file fails at load 
 from __future__ import annotations
 
 import math
+from enum import Enum
 from typing import Any, Callable, TypeVar
 
 from fashion_edge.runtime.errors import BundleError
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Enum)
 
 
 class Obj:
@@ -54,6 +56,14 @@ class Obj:
         if value is not None and minimum is not None and value < minimum:
             raise self.fail(key, f"must be at least {minimum}, not {value}")
         return None if value is None else float(value)
+
+    def enum(self, key: str, kind: type[E]) -> E:
+        """A string that must be one of the values of `kind` (a closed set: an Enum)."""
+        value = self.str(key)
+        try:
+            return kind(value)
+        except ValueError:
+            raise self.fail(key, f"must be one of {', '.join(repr(k.value) for k in kind)}, not {value!r}") from None
 
     def bool(self, key: str, optional: bool = False) -> bool:
         return self.get(key, lambda v: isinstance(v, bool), "true or false", optional)

@@ -73,28 +73,28 @@ def device_frames(contract: "InputContract") -> Callable[[Any], np.ndarray | Non
 
 
 def device_frame(source: Any, contract: "InputContract") -> np.ndarray | None:
-    """A uint8 array of exactly the device's pixels ((H, W, C), (1, H, W, C), or (H, W) for grey) as a frame view.
-
-    Any other array (a camera frame of another size) is a photo for the recipe.
-    """
+    """A uint8 array of exactly the device's pixels, in any batch-of-one form ((H, W, C), (1, H, W, C); for
+    grey also (H, W) and (1, H, W)), as a frame view; None for anything else (a photo for the recipe)."""
     if not isinstance(source, np.ndarray) or source.dtype != _U8:
         return None
     shape = contract.frame_shape
     if source.shape == shape:
         return source
-    if source.size == contract.values and source.shape in ((1, *contract.shape[1:]), contract.shape[1:]):
-        return source.reshape(shape)
-    return None
+    height, width, channels = contract.shape[1:]
+    forms = ((1, height, width, channels), (height, width, channels)) + (((1, height, width),) if channels == 1 else ())
+    return source.reshape(shape) if source.shape in forms else None
 
 
-def exact_frame(pixels: Any, contract: "InputContract") -> np.ndarray:
-    """A frame the caller says is preprocessed: any batch-of-one shape of the device's pixels, or a clear error."""
-    frame = device_frame(pixels, contract) if isinstance(pixels, np.ndarray) else None
-    if frame is None and contract.channels == 1 and isinstance(pixels, np.ndarray) and pixels.dtype == _U8 \
-            and pixels.shape == (1, contract.height, contract.width):
-        frame = pixels.reshape(contract.frame_shape)
-    if frame is None:
-        got = f"{pixels.dtype} {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
-        raise InvalidImageError(f"expected a preprocessed uint8 {contract.height}x{contract.width}x{contract.channels} "
-                                f"frame ({contract.describe()}), got {got}")
-    return frame
+def exact_frames(contract: "InputContract") -> Callable[[Any], np.ndarray]:
+    """For a frame the caller says is preprocessed: the frame view, or an InvalidImageError naming the contract."""
+    frame = device_frames(contract)
+    wanted = f"{contract.height}x{contract.width}x{contract.channels} frame ({contract.describe()})"
+
+    def exact(pixels: Any) -> np.ndarray:
+        found = frame(pixels)
+        if found is None:
+            got = f"{pixels.dtype} {pixels.shape}" if isinstance(pixels, np.ndarray) else type(pixels).__name__
+            raise InvalidImageError(f"expected a preprocessed uint8 {wanted}, got {got}")
+        return found
+
+    return exact

@@ -1,9 +1,9 @@
-"""Anything image-like -> an upright RGB Pillow image at 1/k of its size, decoding no more than that.
+"""Anything image-like -> an upright Pillow image at 1/k of its size, decoding no more than that.
 
-The output is 28x28, so a 12 MP photo need not be decoded at 12 MP: a JPEG is decoded by libjpeg's
+A model's input is small, so a 12 MP photo need not be decoded at 12 MP: a JPEG is decoded by libjpeg's
 DCT scaling (`Image.draft`: 1/2, 1/4 or 1/8 straight out of the entropy decoder, a fraction of the
-full decode's time and memory), and any other source (PNG, a numpy camera frame, a Pillow image) is
-box-reduced by Pillow's C `Image.reduce`. Either way a decoded pixel is (close to) the mean of a k x k
+full decode's time and memory), and for `decode` any other source (PNG, a numpy camera frame, a Pillow
+image) is box-reduced by Pillow's C `Image.reduce` (`upright` leaves it whole). Either way a decoded pixel is (close to) the mean of a k x k
 block of the stored image, taken before EXIF orientation, so a port that decodes in full and
 box-reduces itself gets the same picture.
 
@@ -82,10 +82,7 @@ class Picture:
 
     def load(self) -> Image.Image:
         """The whole upright picture, in its own mode (load_image's contract)."""
-        image, _ = self._image(1)
-        _load(image, self.where)
-        orientation = _orientation(image)
-        return image.transpose(UPRIGHT[orientation]) if orientation in UPRIGHT else image
+        return self.upright(1)
 
     def upright_size(self) -> tuple[int, int]:
         """(width, height) once EXIF orientation is applied, from the header alone."""

@@ -4,7 +4,7 @@ Each entry says which parameters the recipe takes (closed sets, validated where 
 defaults filled in), which input contracts it can fill, how an input that already is a device frame
 is recognised (numpy only, so a process fed frames never imports Pillow), and where its
 implementation lives (imported on first use). Its twins: `RECIPES` in apps/web/preprocess.js (the page
-and Node) and `BUILDERS` in export/preprocessing_vectors.py (the test photos every bundle carries).
+and Node) and `BUILDERS` in export/vectors.py (the test photos every bundle carries).
 Adding a recipe is one entry in each.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Resize(str, Enum):
 
     STRETCH = "stretch"      # resize to (H, W) whatever the aspect (Keras' default)
     CROP = "crop"            # crop_to_aspect_ratio: the largest centred window of the target aspect, then resize
-    PAD = "pad"              # pad_to_aspect_ratio: pad with black to the target aspect, centred, then resize
+    PAD = "pad"              # pad_to_aspect_ratio: resize to fit inside the target, keeping the aspect, then pad with black
 
 
 class Interpolation(str, Enum):
@@ -64,13 +64,7 @@ class PreprocessingRecipe:
 
 
 def _choice(kind: type[Enum]) -> Callable[[Obj, str], Enum]:
-    def read(o: Obj, key: str) -> Enum:
-        value = o.str(key)
-        try:
-            return kind(value)
-        except ValueError:
-            raise o.fail(key, f"must be one of {', '.join(repr(k.value) for k in kind)}, not {value!r}") from None
-    return read
+    return lambda o, key: o.enum(key, kind)
 
 
 def _rgb(o: Obj, key: str) -> tuple[int, int, int]:
@@ -131,16 +125,22 @@ def preprocessing(recipe_id: str, **parameters: Any) -> Preprocessing:
     if unknown:
         raise UsageError(f"{recipe_id} takes no parameter {unknown[0]!r} (it takes: {', '.join(known) or 'none'})")
     raw = {k: (v.value if isinstance(v, Enum) else list(v) if isinstance(v, tuple) else v) for k, v in parameters.items()}
-    try:
-        return read_preprocessing(Obj({"id": recipe_id, "parameters": raw}, "preprocessing", "the export"))
+    try:   # the manifest's own reader validates: one rule for both
+        return read_preprocessing(Obj({"id": recipe_id, "parameters": raw}, "", f"preprocessing {recipe_id}"))
     except BundleError as exc:
-        raise UsageError(str(exc).replace("the export: preprocessing.parameters.", "")) from None
+        raise UsageError(str(exc)) from None
+
+
+def unfit(contract: InputContract) -> str | None:
+    """Why the contract's recipe cannot fill it (e.g. fashion-mnist-v1 for an RGB tensor), or None."""
+    why = RECIPES[contract.preprocessing.id].fits(contract)
+    return f"{contract.preprocessing.id} {why}" if why else None
 
 
 def check_contract(contract: InputContract, o: Obj) -> None:
-    why = RECIPES[contract.preprocessing.id].fits(contract)
+    why = unfit(contract)
     if why:
-        raise o.fail("preprocessing", f"{contract.preprocessing.id} {why}")
+        raise o.fail("preprocessing", why)
 
 
 def default_for(height: int, width: int, channels: int) -> Preprocessing:
@@ -153,9 +153,9 @@ def default_for(height: int, width: int, channels: int) -> Preprocessing:
 def contract_for(height: int, width: int, channels: int, recipe: Preprocessing | None = None) -> InputContract:
     colour = Colour.GRAYSCALE if channels == 1 else Colour.RGB
     contract = InputContract(height, width, channels, colour, recipe or default_for(height, width, channels))
-    why = RECIPES[contract.preprocessing.id].fits(contract)
+    why = unfit(contract)
     if why:
-        raise UsageError(f"preprocessing {contract.preprocessing.id} {why}")
+        raise UsageError(f"preprocessing {why}")
     return contract
 
 

@@ -35,9 +35,9 @@ _TINY = 1e-200
 
 
 class Session:
-    def __init__(self, backend: Backend, logits: bool = True) -> None:
+    def __init__(self, backend: Backend, probabilities: bool = False) -> None:
         self.backend = backend
-        self.logits_out = logits       # False: the outputs are probabilities already
+        self.probabilities_out = probabilities     # the file ends in a softmax: no softmax here
         self._lock = threading.Lock()
         inp, out = backend.input, backend.output
         self._in_dtype = np.dtype(inp.dtype)
@@ -59,8 +59,8 @@ class Session:
             as_levels = np.arange(256, dtype=np.uint8).view(out_dtype).astype(np.int16) + self._out_offset
             logits = [float(v) for v in self._out_table[as_levels]]
             top = float(self._out_table[-1])   # scale > 0: the largest level has the largest logit
-            self._exp_by_byte = ([math.exp(v - top) for v in logits] if self.logits_out
-                                 else [max(v, 0.0) for v in logits])
+            self._exp_by_byte = ([max(v, 0.0) for v in logits] if self.probabilities_out
+                                 else [math.exp(v - top) for v in logits])
 
     def to_input(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 pixels (N, H, W, C) -> the model's input tensor."""
@@ -132,7 +132,7 @@ class Session:
                 return exps.index(max(exps)), tuple([e / total for e in exps])
         logits = self.to_logits(out).ravel().tolist()
         best = max(logits)
-        if not self.logits_out:
+        if self.probabilities_out:
             kept = [max(v, 0.0) for v in logits]
             total = sum(kept)
             return logits.index(best), tuple([e / total for e in kept] if total > 0 else [1 / len(kept)] * len(kept))

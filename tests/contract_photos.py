@@ -4,13 +4,13 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image
+
+from fashion_edge.export.photo_like import enlarged
 
 
 def photo_of(frame: np.ndarray, scale: int = 4, fmt: str = "PNG") -> bytes:
-    """The frame (H, W, C) enlarged `scale` times (bicubic) and encoded."""
-    image = Image.fromarray(frame[..., 0] if frame.shape[-1] == 1 else frame)
-    image = image.resize((image.width * scale, image.height * scale), Image.Resampling.BICUBIC)
+    """The frame (H, W, C) enlarged `scale` times (bicubic, RGB) and encoded."""
+    image = enlarged(frame, (frame.shape[1] * scale, frame.shape[0] * scale))
     out = io.BytesIO()
     image.save(out, fmt)
     return out.getvalue()

@@ -119,6 +119,6 @@ def test_predict_takes_a_spin_limit(tiny_bundle, data, tmp_path):
 
 def test_output_into_a_closed_pipe_ends_quietly(tiny_bundle):
     """`fashion-edge info B | true`: the reader is gone before the first line; no traceback."""
-    done = subprocess.run(f"{sys.executable} -m fashion_edge.cli info {tiny_bundle} | true",
-                          shell=True, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m fashion_edge.cli info {tiny_bundle} | true"],
+                          capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr == ""

@@ -86,7 +86,7 @@ def test_committed_bundle_is_what_the_exporter_makes_today(name, tmp_path):
     a, b = Bundle.load(committed), Bundle.load(fresh)
     golden_a, golden_b = a.golden(), b.golden()
     for fmt in a.formats:
-        top_a, top_b = golden_a.outputs[fmt].test_top1_array(), golden_b.outputs[fmt].test_top1_array()
+        top_a, top_b = golden_a.outputs[fmt].test_top1, golden_b.outputs[fmt].test_top1
         # Each file agrees with Keras on its recorded fraction of the test images, so the two files with
         # each other on at least 1 - (both disagreements) - Keras' own flips between the two exports.
         bound = 1 - (1 - a.entry(fmt).parity.agreement) - (1 - b.entry(fmt).parity.agreement) - KERAS_NOISE

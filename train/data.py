@@ -20,6 +20,7 @@ import numpy as np
 from fashion_edge.runtime.errors import DataError
 
 if TYPE_CHECKING:
+    from fashion_edge.runtime.bundle import Bundle
     from fashion_edge.train.datasets import ImageSet
 
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -70,6 +71,18 @@ class FashionMNIST:
 
         fit, val = validation_split(len(self.x_train), fraction, seed)
         return self.x_train[fit], self.y_train[fit], self.x_train[val], self.y_train[val]
+
+
+def test_set_for(bundle: "Bundle", folder: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fashion-MNIST's test frames (N, 28, 28, 1) and labels when `bundle` was exported from it (its recipe
+    and its ten classes), else None; a DataError when it was but the dataset is not at hand."""
+    from fashion_edge.runtime.labels import LABELS
+    from fashion_edge.runtime.recipes import FASHION_MNIST
+
+    if bundle.manifest.input.preprocessing.id != FASHION_MNIST or bundle.labels != LABELS:
+        return None
+    data = load_fashion_mnist(folder, allow_download=False)
+    return data.x_test[..., None], data.y_test
 
 
 def read_idx(path: Path, expected_sha256: str, expected_shape: tuple[int, ...]) -> np.ndarray:

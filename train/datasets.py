@@ -15,7 +15,7 @@ from fashion_edge.runtime.errors import DataError
 
 @dataclass(frozen=True, eq=False)
 class ImageSet:
-    name: str                        # where the images came from, for the manifest and the logs
+    name: str                        # where the images came from, for the logs and error messages
     classes: tuple[str, ...]         # class names in label order
     train: np.ndarray                # uint8 (N, H, W, C): the calibration pool and the validation split come from here
     train_labels: np.ndarray         # (N,) class ids

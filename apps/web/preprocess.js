@@ -74,21 +74,13 @@ function crop(pixels, width, channels, [left, top, right, bottom]) {
   return out;
 }
 
-function greyPixel(rgb, i) {
-  return (rgb[i] * 19595 + rgb[i + 1] * 38470 + rgb[i + 2] * 7471 + 0x8000) >>> 16;
-}
-
 /** fashion-mnist-v1: decoded RGBA -> 28 x 28 grey bytes; throws on a blank (single-colour) picture. */
 function fashionMnist(rgba, width, height) {
   const rgb = compositeOnto(rgba, width * height, WHITE);
   const bg = backdrop(rgb, width, height);
   const bgLuma = lumaF32(bg);
   const dark = bgLuma < DARK;
-  const pixels = new Uint8Array(SIZE * SIZE);
-  if (dark && width === SIZE && height === SIZE) {         // already in the dataset's style
-    for (let i = 0; i < SIZE * SIZE; i++) pixels[i] = greyPixel(rgb, i * 3);
-    return pixels;
-  }
+  if (dark && width === SIZE && height === SIZE) return grey(rgb, SIZE * SIZE);   // already in the dataset's style
   const box = trimBox(rgb, width, height, bg);
   if (!box) throw new Error("no garment found: the picture is a single colour (blank frame?)");
   const [boxWidth, boxHeight] = [box[2] - box[0], box[3] - box[1]];
@@ -105,17 +97,15 @@ function fashionMnist(rgba, width, height) {
   const left = Math.floor((SIZE - w + 1) / 2), top = Math.floor((SIZE - h + 1) / 2);
   for (let y = 0; y < h; y++) canvas.set(small.subarray(y * w * 3, (y + 1) * w * 3), ((top + y) * SIZE + left) * 3);
 
-  if (dark) {
-    for (let i = 0; i < SIZE * SIZE; i++) pixels[i] = greyPixel(canvas, i * 3);
-    return pixels;
-  }
+  if (dark) return grey(canvas, SIZE * SIZE);
   for (let i = 0; i < canvas.length; i++) canvas[i] = 255 - canvas[i];
   // An off-white backdrop would become a grey floor: stretch so it is 0, in float32 like numpy.
   const f = Math.fround;
   const floor = 255.0 - bgLuma;
   const floor32 = f(floor), gain32 = f(255.0 / (255.0 - floor));
+  const pixels = grey(canvas, SIZE * SIZE);
   for (let i = 0; i < SIZE * SIZE; i++) {
-    let v = greyPixel(canvas, i * 3);
+    let v = pixels[i];
     if (floor > 0) v = roundHalfEven(f(f(v - floor32) * gain32));
     pixels[i] = v < 0 ? 0 : v > 255 ? 255 : v;
   }
@@ -254,11 +244,18 @@ export function inputContract(input) {
   return Object.freeze(contract);
 }
 
+// Each manifest input (or contract) read once: a camera loop calls preprocessFor for every frame.
+const contracts = new WeakMap();
+
 /** Decoded upright RGBA pixels -> the frame `input` describes (a manifest's input, either schema, or a contract). */
 export function preprocessFor(input, rgba, width, height) {
   if (!(width >= 1 && height >= 1 && rgba.length >= width * height * 4)) {
     throw new Error(`expected ${width}x${height} RGBA pixels (${width * height * 4} bytes), got ${rgba.length}`);
   }
-  const contract = inputContract(input);
+  let contract = contracts.get(input);
+  if (!contract) {
+    contract = Object.isFrozen(input) && input.preprocessing?.parameters ? input : inputContract(input);
+    contracts.set(input, contract);
+  }
   return RECIPES[contract.preprocessing.id].frame(rgba, width, height, contract);
 }

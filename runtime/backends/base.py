@@ -18,7 +18,7 @@ class Backend(Protocol):
     output: TensorSpec
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        """One batch (N, 28, 28, 1) in the input's dtype -> the raw output (N, 10)."""
+        """One batch (N, H, W, C) in the input's dtype -> the raw output (N, classes)."""
         ...
 
     def run_one(self, x: np.ndarray) -> np.ndarray:

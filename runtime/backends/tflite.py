@@ -79,7 +79,7 @@ class TFLiteBackend:
         self._batch = n
 
     def run_one(self, x: np.ndarray) -> np.ndarray:
-        """Batch of one: (1, 28, 28, 1) in, a (1, 10) copy of the output out.
+        """Batch of one: (1, H, W, C) in, a (1, classes) copy of the output out.
 
         Copies in and out (the binding's SetTensor/GetTensor, or the public set_tensor/get_tensor),
         not the zero-copy `tensor()` views: measured here, fetching a view costs as much as the

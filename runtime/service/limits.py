@@ -7,7 +7,8 @@ Pi's service (MemoryMax in deploy/fashion-edge.service) would be killed: bad inp
 server. So the size the header claims decides (the worker reads it once, with the Picture it then
 preprocesses; nothing is decoded yet): above LARGE_PIXELS a photo waits for the one large-photo slot,
 above MAX_PIXELS it is refused with a 422 that says why. A model whose input is large gets limits to
-match (`for_contract`): a photo may always have PER_SIDE times the tensor's pixels per side.
+match (`for_contract`): PER_SIDE times the tensor's size per side, up to the decoder's own ceiling
+(picture.MAX_PIXELS), which refuses larger claims at the header whatever the model.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ LARGE_PER_SIDE, PER_SIDE = 2 ** 2, 2 ** 3    # the limits never fall below 4x (l
 class PhotoGate:
     """Who may preprocess now: small photos always, large ones one at a time, huge ones never."""
 
-    def __init__(self, large: int = LARGE_PIXELS, ceiling: int = MAX_PIXELS, model: str = "28x28") -> None:
+    def __init__(self, large: int = LARGE_PIXELS, ceiling: int = MAX_PIXELS, model: str | None = None) -> None:
         self.large, self.ceiling, self.model = large, ceiling, model
         self._slot = threading.Lock()
 
@@ -38,13 +39,16 @@ class PhotoGate:
     def for_contract(cls, contract: "InputContract") -> "PhotoGate":
         """Limits for a model of this input: the defaults, raised for a tensor so large that a photo
         PER_SIDE times its size per side would be over them."""
+        from fashion_edge.runtime.picture import MAX_PIXELS as DECODABLE
+
         tensor = contract.height * contract.width
-        return cls(max(LARGE_PIXELS, tensor * LARGE_PER_SIDE ** 2), max(MAX_PIXELS, tensor * PER_SIDE ** 2),
-                   f"{contract.height}x{contract.width}")
+        return cls(min(DECODABLE, max(LARGE_PIXELS, tensor * LARGE_PER_SIDE ** 2)),
+                   min(DECODABLE, max(MAX_PIXELS, tensor * PER_SIDE ** 2)), f"{contract.height}x{contract.width}")
 
     def admit(self, pixels: int) -> ContextManager:
         """The slot to hold while preprocessing a picture of `pixels` (its header's width x height)."""
         if pixels > self.ceiling:
             raise InvalidImageError(f"the image claims {pixels / 1e6:.0f} megapixels, over this service's "
-                                    f"{self.ceiling / 1e6:.0f}; the model sees {self.model}, so send a smaller copy")
+                                    f"{self.ceiling / 1e6:.0f}; "
+                                    + (f"the model sees {self.model}, so " if self.model else "") + "send a smaller copy")
         return self._slot if pixels > self.large else contextlib.nullcontext()

@@ -292,7 +292,7 @@ def assert_golden_on_every_format(page, bundle: Path) -> dict:
             assert len(r["top"]) == min(3, contract.output.classes)
             assert [t["label"] for t in r["top"]] == [loaded.labels[t["label_id"]] for t in r["top"]]
             assert r["label"] == loaded.labels[r["label_id"]] == r["top"][0]["label"]
-            if contract.output.logits:
+            if contract.output.is_logits:
                 expected = np.exp(out - out.max()) / np.exp(out - out.max()).sum()
             else:
                 expected = np.clip(out, 0, None) / np.clip(out, 0, None).sum()

@@ -68,7 +68,7 @@ def test_full_test_set_matches_export_parity_and_golden(formats):
         clf = Classifier(BUNDLE, format=fmt, backend=BACKEND)
         top1 = np.array([p.label_id for p in clf.predict_batch(data.x_test)])
         golden = clf.bundle.golden()
-        recorded = golden.outputs[fmt].test_top1_array()
+        recorded = golden.outputs[fmt].test_top1
         differ = int((top1 != recorded).sum())
         # The export measured with litert/onnxruntime: those must match image for image. The legacy
         # tflite-runtime 2.14 rounds some int8 kernels differently (measured: a handful of 10,000).

@@ -95,7 +95,7 @@ def test_exported_models_agree_with_keras_when_run_independently(edge_bundle, tr
     for name, entry in manifest.formats.items():
         blob = (edge_bundle.bundle / entry.file).read_bytes()
         logits = Session(open_backend(choose_backend(name), blob)).logits(x)
-        assert np.array_equal(logits.argmax(1), golden.outputs[name].test_top1_array()[:2000]), name
+        assert np.array_equal(logits.argmax(1), golden.outputs[name].test_top1[:2000]), name
         gate = FORMATS[name].gate_for("edge")
         if gate.max_abs_logit_diff is not None:  # float files: the same logits as Keras
             assert np.abs(logits - reference).max() <= gate.max_abs_logit_diff, name

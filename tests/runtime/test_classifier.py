@@ -66,7 +66,7 @@ def test_frames_never_import_pillow_and_a_photo_still_does(bundle_dir, data, tmp
 def test_top1_on_full_test_set_matches_export_parity(fmt, backend, bundle_dir, data):
     clf = Classifier(bundle_dir, format=fmt, backend=backend)
     top1 = np.array([p.label_id for p in clf.predict_batch(data.x_test)])
-    recorded = clf.bundle.golden().outputs[fmt].test_top1_array()
+    recorded = clf.bundle.golden().outputs[fmt].test_top1
     assert np.array_equal(top1, recorded)  # identical, image for image, to what the export measured
     assert (top1 == data.y_test).mean() == pytest.approx(clf.bundle.entry(fmt).parity.accuracy, abs=1e-9)
 

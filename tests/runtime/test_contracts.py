@@ -41,24 +41,28 @@ def test_a_frame_a_photo_and_a_batch_give_labels_of_the_bundle(contract_bundle):
     assert [p.label_id for p in predictions] == list(golden.outputs[clf.format].top1)
     assert clf.predict_batch(frames) == predictions
     assert clf.predict_batch(golden.images) == predictions
+    with pytest.raises(InvalidImageError, match="for one image use predict"):
+        clf.predict_batch(frames[0])          # one frame is not a batch of its rows
     photos = [photo_of(frame) for frame in golden.images]
     assert all(clf.preprocess(photo).shape == clf.contract.frame_shape for photo in photos)
     same = np.mean([clf.predict(photo).label_id == p.label_id for photo, p in zip(photos, predictions)])
     assert same >= 0.75, same      # an enlarged frame comes back close to itself: mostly the same answer
 
 
-def test_probability_outputs_are_taken_as_they_are_and_logits_get_a_softmax(contract_bundle):
+@pytest.mark.parametrize("fmt", ["tflite-float32", "tflite-int8"])   # the general path, and the 8-bit table
+def test_probability_outputs_are_taken_as_they_are_and_logits_get_a_softmax(contract_bundle, fmt):
     bundle = Bundle.load(contract_bundle)
     golden = bundle.golden()
-    clf = Classifier(bundle, format="tflite-float32")
-    outputs = golden.outputs["tflite-float32"].logits[0]
-    p = clf.predict(golden.images[0])
-    if bundle.manifest.output.logits:
-        expected = np.exp(outputs - outputs.max()) / np.exp(outputs - outputs.max()).sum()
-    else:
-        assert outputs.min() >= 0 and outputs.sum() == pytest.approx(1, abs=1e-3)
-        expected = outputs / outputs.sum()
-    np.testing.assert_allclose(p.probabilities, expected, atol=1e-5)
+    clf = Classifier(bundle, format=fmt)
+    for frame in golden.images:
+        outputs = clf.logits(frame[None])[0]          # the file's own outputs, dequantized
+        p = clf.predict(frame)
+        if bundle.manifest.output.is_logits:
+            expected = np.exp(outputs - outputs.max()) / np.exp(outputs - outputs.max()).sum()
+        else:
+            assert outputs.min() >= -1e-6 and outputs.sum() == pytest.approx(1, abs=0.02)
+            expected = np.clip(outputs, 0, None) / np.clip(outputs, 0, None).sum()
+        np.testing.assert_allclose(p.probabilities, expected, atol=1e-6)
 
 
 def test_a_preprocessed_frame_of_another_shape_is_a_clear_error(contract_bundle):
@@ -130,5 +134,5 @@ def test_a_schema_2_bundle_loads_and_predicts_as_before(schema2_bundle, tiny_bun
         clf = Classifier(schema2_bundle, format=fmt)
         recorded = golden.outputs[fmt]
         top1 = np.array([p.label_id for p in clf.predict_batch(data.x_test)])
-        assert np.array_equal(top1, recorded.test_top1_array())     # every test image, as the export measured
+        assert np.array_equal(top1, recorded.test_top1)     # every test image, as the export measured
         assert np.abs(clf.logits(golden.images) - recorded.logits).max() <= clf.bundle.entry(fmt).golden_atol

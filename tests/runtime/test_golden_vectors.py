@@ -67,6 +67,13 @@ def test_bundles_from_before_the_vectors_still_load():
     assert "preprocessing_vectors" not in raw and Golden.from_json(raw).preprocessing_vectors is None
 
 
+def test_tolerance_refuses_a_frame_of_another_shape_with_the_same_number_of_values():
+    expected = np.zeros((4, 6, 3), np.uint8)
+    tolerance = Tolerance(1.0, 10, "")
+    assert tolerance.accepts(expected, expected) and tolerance.accepts(np.zeros((28, 28, 1)), np.zeros((28, 28)))
+    assert not tolerance.accepts(np.zeros((6, 4, 3), np.uint8), expected)
+
+
 def test_tolerance_accepts_within_and_refuses_beyond():
     expected = np.full((28, 28), 100, np.uint8)
     tolerance = Tolerance(1.0, 10, "")
@@ -114,8 +121,10 @@ MALFORMED = [
     (("cases", 0, "pixels"), [[0] * 28] * 27, r"cases\[0\].pixels"),
     (("cases", 0, "pixels"), [[256] * 28] * 28, r"cases\[0\].pixels"),
     (("cases", 0, "pixels"), "pixels", r"cases\[0\].pixels"),
-    (("cases", 0, "pixels", "base64"), "!!", r"cases\[0\].pixels.base64 is not valid base64"),
+    (("cases", 0, "pixels", "base64"), "!" * 1048, r"cases\[0\].pixels.base64 is not valid base64"),
+    (("cases", 0, "pixels", "base64"), "AAAA", r"cases\[0\].pixels.base64 is too short for shape \[28, 28\]"),
     (("cases", 0, "pixels", "shape"), [28, 27], r"cases\[0\].pixels.base64 holds 784 bytes, not the 756"),
+    (("cases", 0, "pixels", "shape"), [4294967296, 4294967296], r"cases\[0\].pixels.base64 is too short"),
 ]
 
 

@@ -81,13 +81,14 @@ def test_modes_crop_pad_and_stretch_give_different_frames_of_one_wide_photo():
     assert stretch[5, 0, 0] > 200 and stretch[5, -1, 2] > 200
 
 
-@pytest.mark.parametrize("interpolation", list(Interpolation))
-def test_every_interpolation_is_pillows_filter(interpolation):
-    from fashion_edge.runtime.photo import FILTERS
-
+@pytest.mark.parametrize("interpolation, pillow", [
+    ("bilinear", Image.Resampling.BILINEAR), ("nearest", Image.Resampling.NEAREST),
+    ("bicubic", Image.Resampling.BICUBIC), ("lanczos", Image.Resampling.LANCZOS), ("box", Image.Resampling.BOX)])
+def test_each_interpolation_is_the_pillow_filter_of_its_name(interpolation, pillow):
     rgb = np.random.default_rng(2).integers(0, 256, (90, 70, 3), dtype=np.uint8)
     out = preprocess_photo(encoded(Image.fromarray(rgb)), contract(24, 20, interpolation=interpolation))
-    assert np.array_equal(out, np.asarray(Image.fromarray(rgb).resize((20, 24), FILTERS[interpolation])))
+    assert np.array_equal(out, np.asarray(Image.fromarray(rgb).resize((20, 24), pillow)))
+    assert {i.value for i in Interpolation} == {"bilinear", "nearest", "bicubic", "lanczos", "box"}
 
 
 def test_a_large_jpeg_is_decoded_smaller_and_stays_close_to_the_full_decode():

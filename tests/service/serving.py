@@ -17,11 +17,11 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from fashion_edge.benchmarks.inprocess import shop_photo
+from fashion_edge.export.photo_like import photo_for
+from fashion_edge.runtime.recipes import FASHION_MNIST
 
 LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
 
@@ -146,5 +146,5 @@ class _ListHandler(logging.Handler):
 
 
 def jpeg(pixels: np.ndarray, size: int = 320) -> bytes:
-    """A test image as a shop-style JPEG (the load study's photo, so tests and study send the same kind)."""
-    return shop_photo(pixels, size)
+    """A Fashion-MNIST test image as a shop-style JPEG (the benchmarks' photo, so tests and studies send the same kind)."""
+    return photo_for(pixels[..., None], FASHION_MNIST, size, size, noise=0)

@@ -41,3 +41,16 @@ def test_huge_photos_are_refused_large_ones_share_one_slot_small_ones_pass():
     assert large_a is large_b and isinstance(large_a, type(threading.Lock()))
     with small, large_a:
         assert not large_b.acquire(blocking=False)   # the second large photo waits
+
+
+def test_limits_grow_with_a_large_tensor_up_to_what_any_decode_takes():
+    from fashion_edge.runtime.picture import MAX_PIXELS as DECODABLE
+    from fashion_edge.runtime.recipes import contract_for
+
+    small, large = PhotoGate.for_contract(contract_for(64, 64, 3)), PhotoGate.for_contract(contract_for(600, 600, 3))
+    huge = PhotoGate.for_contract(contract_for(2048, 2048, 3))
+    assert (small.large, small.ceiling) == (2_000_000, 16_000_000)
+    assert (large.large, large.ceiling) == (600 * 600 * 16, 600 * 600 * 64)
+    assert huge.ceiling == huge.large == DECODABLE
+    with pytest.raises(InvalidImageError, match="the model sees 64x64"):
+        small.admit(17_000_000)
