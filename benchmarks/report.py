@@ -62,26 +62,49 @@ def training_section(dirs: list[Path]) -> list[str]:
 
 def export_section(dirs: list[Path]) -> list[str]:
     lines = ["## Export and parity", "",
-             "Every format run in its runtime on all 10,000 test images and compared with Keras "
-             "(max |Δlogit| dequantized for quantized formats). The gate's thresholds are in the manifest.", ""]
+             "Every format run in its runtime on every held-out image (Fashion-MNIST's 10,000 test images, or an "
+             "image folder's gate part) and compared with Keras (max |Δlogit| dequantized for quantized formats). "
+             "The agreement gate is stated in images: at most this many held-out images may change their top-1. "
+             "Below 10,000 images the agreement carries its Wilson 95% interval.", ""]
     manifests = _manifests(dirs)
     for manifest in manifests:
-        lines += [f"### {manifest.model} (Keras {100 * manifest.keras_test_accuracy:.2f}%)", "",
-                  "| format | size | accuracy | Δ accuracy | agreement | gate | margin | max abs Δlogit | backend | verdict |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+        lines += [f"### {manifest.model} (Keras {100 * manifest.keras_test_accuracy:.2f}% on "
+                  f"{manifest.keras_test_images:,} held-out images)", "",
+                  "| format | size | accuracy | Δ accuracy | agreement | differ / allowed | max abs Δlogit | backend | verdict |",
+                  "|---|---:|---:|---:|---:|---:|---:|---|---|"]
         for name, e in manifest.formats.items():
             p = e.parity
-            margin = round((p.agreement - p.thresholds.min_agreement) * p.images)
+            lo, hi = p.agreement_interval
+            interval = f" ({100 * lo:.2f}–{100 * hi:.2f}%)" if p.images < 10_000 else ""
             lines.append(f"| {name} | {e.bytes / 1024:,.1f} KiB | {100 * p.accuracy:.2f}% "
-                         f"| {100 * p.accuracy_delta:+.2f} pp | {100 * p.agreement:.2f}% "
-                         f"| {100 * p.thresholds.min_agreement:.1f}% | {margin:+,d} images "
+                         f"| {100 * p.accuracy_delta:+.2f} pp | {100 * p.agreement:.2f}%{interval} "
+                         f"| {p.flips:,} / {p.allowed_flips:,} of {p.images:,} "
                          f"| {p.max_abs_logit_diff:.2e} | {e.parity_backend} | {'pass' if p.passed else 'FAIL'} |")
+        lines += data_lines(manifest)
         lines += calibration_lines(manifest)
         for check in manifest.size_checks:
             lines += ["", f"{check.format} / {check.of} size: {100 * check.ratio:.1f}% (limit {100 * check.max:.0f}%"
                           f"{', enforced' if check.enforced else ', not enforced for this model'})"]
         lines.append("")
     return lines if manifests else []
+
+
+def data_lines(manifest: Manifest) -> list[str]:
+    """Which images the bundle was measured on, and Keras' loader against the bundle's recipe."""
+    lines = []
+    data, check = manifest.data, manifest.loader_check
+    if data is not None and data.kind == "image-folder":
+        split = dict(data.split)
+        how = (f"split by seed {split.get('seed')}" if split.get("source") == "seeded" else "its train/val/test folders")
+        skipped = f"; {data.skipped_images:,} unreadable images skipped" if data.skipped_images else ""
+        lines += ["", f"Images: the folder `{data.name}`, {how}: {data.calibration_images:,} for calibration and "
+                      f"the recipe search, {data.gate_images:,} held out for the gate{skipped}."]
+    if check is not None:
+        lines += ["", f"Training against deployment preprocessing: Keras reaches {100 * check.loader_accuracy:.2f}% "
+                      f"on the {check.images:,} held-out images as Keras' {check.loader} reads them and "
+                      f"{100 * check.recipe_accuracy:.2f}% through the bundle's recipe ({100 * check.gap:+.2f} pp; "
+                      f"the two readings agree on {100 * check.agreement:.2f}% of top-1 answers)."]
+    return lines
 
 
 def calibration_lines(manifest: Manifest) -> list[str]:

@@ -29,12 +29,44 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from fashion_edge.train.cluster import Cluster
-    from fashion_edge.train.trainer import TrainConfig, train
+    """Fashion-MNIST, or an image folder when --data is one; the flags are checked before TensorFlow loads."""
+    from fashion_edge.runtime.contract import Colour
+    from fashion_edge.runtime.errors import DataError, UsageError
+    from fashion_edge.runtime.recipes import Resize
+    from fashion_edge.train.folder import is_image_folder
+    from fashion_edge.train.models import INPUT_SHAPE, base_weights, check_input
+    from fashion_edge.train.quiet_tf import import_tensorflow
 
-    cluster = Cluster.from_flags(args.workers, args.worker_index)
-    result = train(TrainConfig(model=args.model, out=Path(args.out), epochs=args.epochs, seed=args.seed,
-                               data_dir=args.data, limit=args.limit, quick=args.quick, cluster=cluster))
+    given = (("--image-size", args.image_size), ("--color", args.color), ("--resize", args.resize),
+             ("--weights", args.weights))
+    folder_flags = [flag for flag, value in given if value is not None]
+    if args.data is not None and is_image_folder(args.data):
+        from fashion_edge.train.folder_train import FolderTrainConfig, scan, train_folder
+
+        if args.workers or args.worker_index is not None or args.limit:
+            raise UsageError("--workers, --worker-index and --limit train on Fashion-MNIST only, not an image folder")
+        weights = args.weights or ("imagenet" if MODELS[args.model].pretrainable else "none")
+        config = FolderTrainConfig(model=args.model, data=args.data, out=Path(args.out), epochs=args.epochs,
+                                   seed=args.seed, quick=args.quick, image_size=args.image_size,
+                                   color=Colour(args.color or "rgb"), resize=Resize(args.resize or "stretch"),
+                                   weights=base_weights(weights))
+        folder = scan(config)
+        import_tensorflow(verbose=args.verbose)
+        result = train_folder(config, folder)
+    else:
+        from fashion_edge.train.cluster import Cluster
+        from fashion_edge.train.trainer import TrainConfig, train
+
+        if folder_flags:
+            if args.data is not None and not args.data.exists():
+                raise DataError(f"{args.data}: no such folder")
+            raise UsageError(f"{folder_flags[0]} applies only to an image folder (--data DIR holding DIR/<class>/ "
+                             f"images); {args.data or 'Fashion-MNIST (no --data)'} is not one")
+        check_input(args.model, INPUT_SHAPE)
+        import_tensorflow(verbose=args.verbose)
+        cluster = Cluster.from_flags(args.workers, args.worker_index)
+        result = train(TrainConfig(model=args.model, out=Path(args.out), epochs=args.epochs, seed=args.seed,
+                                   data_dir=args.data, limit=args.limit, quick=args.quick, cluster=cluster))
     workers = f" on {result.workers} workers" if result.workers > 1 else ""
     print(f"{args.model}: test accuracy {100 * result.test_accuracy:.2f}%, {result.params:,} parameters, "
           f"{result.epochs} epochs in {result.seconds:.0f} s{workers} -> {result.model_dir}")
@@ -42,9 +74,23 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _run_export(args: argparse.Namespace) -> int:
+    from fashion_edge.export.export_data import DataOptions
     from fashion_edge.export.exporter import ExportConfig, export
+    from fashion_edge.export.sources import Normalisation, parse_values
+    from fashion_edge.runtime.contract import Colour
+    from fashion_edge.runtime.errors import UsageError
+    from fashion_edge.runtime.recipes import Interpolation, Resize
 
-    config = ExportConfig(model_dir=Path(args.model_dir), data_dir=args.data, enforce_gate=args.gate == "enforce")
+    if (args.mean is None) != (args.std is None):
+        raise UsageError("--mean and --std go together (a model trained on (pixel - mean) / std)")
+    normalisation = None if args.mean is None else Normalisation(parse_values(args.mean, "--mean"),
+                                                                 parse_values(args.std, "--std", positive=True))
+    data = DataOptions(resize=args.resize and Resize(args.resize),
+                       interpolation=args.interpolation and Interpolation(args.interpolation),
+                       colour=args.color and Colour(args.color), labels_file=args.labels,
+                       skip_bad_images=args.skip_bad_images)
+    config = ExportConfig(model_dir=Path(args.source), data_dir=args.data, out=args.out, data=data,
+                          normalisation=normalisation, enforce_gate=args.gate == "enforce")
     if args.formats:
         config = dataclasses.replace(config, formats=tuple(args.formats.split(",")))
     result = export(config)
@@ -174,26 +220,62 @@ def build_parser() -> argparse.ArgumentParser:
                         version=f"%(prog)s {version_of('fashion-edge') or '(not installed)'}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("train", help="train a model on Fashion-MNIST -> artifacts/<model>/")
+    from fashion_edge.runtime.contract import Colour
+    from fashion_edge.runtime.recipes import Resize
+
+    p = sub.add_parser("train", help="train a model on Fashion-MNIST or an image folder -> artifacts/<model>/")
     p.add_argument("--model", required=True, choices=list(MODELS))
     p.add_argument("--epochs", type=int, default=None,
                    help="default: the model's own (" + ", ".join(f"{k} {m.recipe.epochs}" for k, m in MODELS.items()) + ")")
     p.add_argument("--out", default="artifacts", help="artifacts folder (default: artifacts)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, default=None,
-                   help="folder with the four *-ubyte.gz files (default: $FASHION_MNIST_DIR, Debian's package, Keras)")
+                   help="an image folder (DIR/<class>/*.jpg|png, or DIR/train|val|test/<class>/...), or a folder with "
+                        "Fashion-MNIST's four *-ubyte.gz files (default: $FASHION_MNIST_DIR, Debian's package, Keras)")
+    p.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
+                   help="image folder: the model's input size (default: " + ", ".join(
+                       f"{k} {m.folder_size[0]}x{m.folder_size[1]}" for k, m in MODELS.items()) + ")")
+    p.add_argument("--color", default=None, choices=[c.value for c in Colour], help="image folder: default rgb")
+    p.add_argument("--resize", default=None, choices=[r.value for r in Resize],
+                   help="image folder: meet --image-size's aspect by stretching (default, as Keras), cropping the "
+                        "centre or padding with black")
+    p.add_argument("--weights", default=None, metavar="imagenet|PATH|none",
+                   help="mobilenet-*: the base's starting weights: ImageNet's (default; downloaded once), a "
+                        ".weights.h5 file of the base, or none (random); pretrained bases train frozen for the "
+                        "first half of the epochs, then fine-tune")
     p.add_argument("--quick", action="store_true",
                    help="the model's short recipe: a few minutes, for smoke tests and CI (passes the export gate)")
     p.add_argument("--workers", default=None, metavar="HOST:PORT,...",
                    help="train on a tf.distribute cluster: every worker process, in order (or set TF_CONFIG)")
     p.add_argument("--worker-index", type=int, default=None, help="this process's place in --workers (0 = chief)")
     p.add_argument("--limit", type=int, default=None, help=argparse.SUPPRESS)
-    p.set_defaults(run=_run_train, tensorflow=True)
+    p.set_defaults(run=_run_train)   # _run_train loads TensorFlow once the flags are checked
 
-    p = sub.add_parser("export", help="export artifacts/<model>/model.keras -> bundle/ (TFLite + ONNX), parity-gated")
-    p.add_argument("model_dir", help="e.g. artifacts/edge")
+    p = sub.add_parser("export", help="export a Keras classifier -> a bundle (TFLite + ONNX), parity-gated",
+                       description="Export a Keras image classifier (a .keras file, or a folder `fashion-edge train` "
+                                   "wrote) to every format, each checked against Keras on held-out images.")
+    p.add_argument("source", metavar="SOURCE", help="a .keras file, or a training artifacts folder (e.g. artifacts/edge)")
+    p.add_argument("--data", type=Path, default=None, metavar="DIR",
+                   help="an image folder (DIR/<class>/*.jpg, or DIR/train|val|test/<class>/...), or Fashion-MNIST's "
+                        "IDX files (default: what training used, else Fashion-MNIST as train finds it)")
+    p.add_argument("--out", type=Path, default=None, metavar="BUNDLE",
+                   help="the bundle folder (default: SOURCE/bundle, or NAME-bundle beside NAME.keras)")
     p.add_argument("--formats", default=None, help=f"comma-separated subset of {', '.join(FORMATS)} (default: all)")
-    p.add_argument("--data", type=Path, default=None, help="Fashion-MNIST folder (default: as train)")
+    p.add_argument("--resize", choices=["stretch", "crop", "pad"], default=None,
+                   help="how a photo meets the model's aspect ratio (default: as training recorded, else stretch, "
+                        "Keras' image_dataset_from_directory default)")
+    p.add_argument("--interpolation", choices=["bilinear", "nearest", "bicubic", "lanczos", "box"], default=None,
+                   help="the resize filter (default: as training recorded, else bilinear, as Keras)")
+    p.add_argument("--color", choices=["rgb", "grayscale"], default=None,
+                   help="default: from the model's channel count (3 rgb, 1 grayscale)")
+    p.add_argument("--mean", default=None, metavar="M[,M,M]",
+                   help="a model trained on (pixel - mean) / std, in 0..255 pixel units (e.g. 127.5); folded into "
+                        "the exported graph, so the device still feeds uint8 pixels")
+    p.add_argument("--std", default=None, metavar="S[,S,S]", help="with --mean")
+    p.add_argument("--labels", type=Path, default=None, metavar="FILE",
+                   help="class names, one per line in output order (default: the image folder's class names)")
+    p.add_argument("--skip-bad-images", action="store_true",
+                   help="leave out images that cannot be read (counted in the manifest) instead of failing")
     p.add_argument("--gate", choices=["enforce", "record"], default="enforce",
                    help="record: write the bundle even when a format breaches the parity gate, the verdict kept "
                         "in the manifest (experiments, device checks); default: enforce")

@@ -1,4 +1,4 @@
-"""`fashion-edge export artifacts/<model>`: every format, checked against Keras, in one bundle.
+"""`fashion-edge export SOURCE`: every format of a Keras classifier, checked against Keras, in one bundle.
 
 The bundle is built in a staging folder and swapped in only when every format passed the parity
 gate, so a failed or killed export leaves the previous bundle exactly as it was.
@@ -18,8 +18,11 @@ import numpy as np
 from fashion_edge.export import evaluate, vectors
 from fashion_edge.export.calibration import HeldOut
 from fashion_edge.export.converters import BuildContext
+from fashion_edge.export.export_data import DataOptions, ExportData, export_data
+from fashion_edge.export.sources import Normalisation, classifier_shape, load_model, resolve, with_normalisation
 from fashion_edge.train.macs import count_macs
 from fashion_edge.export.parity import compare, size_checks
+from fashion_edge.export.sensitivity import format_report
 from fashion_edge.runtime.backends import choose_backend, open_backend
 from fashion_edge.runtime.backends.onnx import session_config as onnx_session_config
 from fashion_edge.runtime.bundle import describe_device, sha256_bytes
@@ -30,10 +33,9 @@ from fashion_edge.runtime.formats import FORMATS, calibrated_as, get_format
 from fashion_edge.runtime.golden import Golden, GoldenOutput, PreprocessingVectors
 from fashion_edge.runtime.manifest import Asset, Calibration, FormatEntry, Manifest
 from fashion_edge.runtime.quiet import captured_native_output
-from fashion_edge.runtime.recipes import contract_for
 from fashion_edge.runtime.session import Session
-from fashion_edge.train.artifacts import ArtifactError, library_versions, staged_dir
-from fashion_edge.train.data import load_fashion_mnist
+from fashion_edge.runtime.provenance import LoaderCheck
+from fashion_edge.train.artifacts import library_versions, staged_dir
 from fashion_edge.train.datasets import ImageSet
 
 GOLDEN_IMAGES = 32              # golden.json's images: at most this many,
@@ -48,18 +50,22 @@ class ParityError(FashionEdgeError):
 
 @dataclass(frozen=True)
 class ExportConfig:
-    model_dir: Path
+    model_dir: Path                     # a training artifacts folder (model.keras inside) or a .keras file
     formats: tuple[str, ...] = tuple(FORMATS)
     seed: int = 0                       # order of the calibration pool
-    data_dir: Path | None = None
+    data_dir: Path | None = None        # an image folder, or Fashion-MNIST's IDX files
+    out: Path | None = None             # default: <artifacts>/bundle, or <name>-bundle beside a .keras file
     # Studies only: write the bundle even when the gate fails (failures stay recorded in the manifest).
     enforce_gate: bool = True
     # golden.json's preprocessing vectors and their photos (~0.5 MB): for apps porting the preprocessing.
     preprocessing_vectors: bool = True
-    # The images export measures on, as device frames (default: Fashion-MNIST from data_dir).
+    # The images export measures on, as device frames (default: the image folder, or Fashion-MNIST).
     dataset: ImageSet | None = field(default=None, compare=False, repr=False)
     # The recipe the manifest records (default: fashion-mnist-v1 for 28x28x1 models, photo-v1 otherwise).
     preprocessing: Preprocessing | None = None
+    # An image folder's resize mode, filter, colour, label file, bad images (export_data.DataOptions).
+    data: DataOptions = DataOptions()
+    normalisation: Normalisation | None = None   # --mean/--std: folded into the graph before the model
     # Testing hook: replaces the calibration pool (e.g. with wrong data, to prove the gate bites).
     calibration_override: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -86,50 +92,59 @@ class Reference:
 
 
 def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportResult:
-    model_dir = Path(config.model_dir)
-    _check(config, model_dir)
-    model = _load_keras_model(model_dir / "model.keras")
-    dataset = config.dataset or load_fashion_mnist(config.data_dir).image_set()
-    contract, classes = _contract(model, dataset, config)
-    reference = _reference(model, dataset, model_dir, config)
+    for name in config.formats:
+        get_format(name)  # UsageError naming the known formats
+    source = resolve(Path(config.model_dir))
+    require("tensorflow", "export", "exporting")
+    model = load_model(source.model_path)
+    if config.normalisation is not None:
+        model = with_normalisation(model, config.normalisation)
+    shape, classes = classifier_shape(model)
+    options = replace(config.data, data_dir=config.data.data_dir or config.data_dir,
+                      preprocessing=config.data.preprocessing or config.preprocessing)
+    data = export_data(options, source, shape, classes, config.dataset, config.normalisation)
+    contract = data.contract
+    reference = _reference(model, data.images, source.training_seed, config)
     output = OutputContract(classes, output_kind(reference.keras_logits))
-    log(f"{model_dir.name}: {contract.describe()} input, {classes} classes ({output.kind.value}), "
+    log(f"{source.name}: {contract.describe()} input, {classes} classes ({output.kind.value}), "
         f"{contract.preprocessing.id}; Keras test accuracy {100 * reference.keras_accuracy:.2f}% on "
-        f"{len(reference.labels):,} images; int8 recipes judged on {len(reference.held_out.images):,} validation images")
+        f"{len(reference.labels):,} held-out images; int8 recipes judged on {len(reference.held_out.images):,} "
+        f"validation images")
+    checked = _loader_check(model, data, reference, log)
     golden_n = golden_count(contract, len(reference.test))
-    with tempfile.TemporaryDirectory() as tmp, staged_dir(model_dir / "bundle") as stage:
+    out = Path(config.out) if config.out else source.default_out
+    with tempfile.TemporaryDirectory() as tmp, staged_dir(out) as stage:
         ctx = BuildContext(model, Path(tmp), reference.held_out)
         entries, outputs = {}, {}
         for name in config.formats:
-            entries[name], outputs[name] = _export_format(ctx, name, model_dir.name, reference, golden_n, stage, log)
-        manifest = _manifest(model, model_dir.name, dataset.classes, contract, output, ctx, reference, entries, config)
+            entries[name], outputs[name] = _export_format(ctx, name, source.name, reference, golden_n, stage, log)
+        manifest = _manifest(model, source.name, data.images.classes, contract, output, ctx, reference, entries, config)
+        manifest = replace(manifest, data=data.record, loader_check=checked)
         if config.enforce_gate:
             _gate(manifest)
         built = vectors.build(contract, reference.test) if config.preprocessing_vectors else None
         golden = _golden(contract, reference, golden_n, outputs, built and built.vectors)
         manifest = _write(stage, manifest, golden, built.files if built else {})
-    return ExportResult(model_dir / "bundle", manifest)
+    return ExportResult(out, manifest)
 
 
-def _contract(model, dataset: ImageSet, config: ExportConfig) -> tuple[InputContract, int]:
-    """The bundle's input contract from the model's input shape, and its class count; a model that does not
-    fit the contract (or the data) is an ArtifactError saying how."""
-    inputs, outputs = list(model.inputs), list(model.outputs)
-    if len(inputs) != 1 or len(outputs) != 1:
-        raise ArtifactError(f"the model has {len(inputs)} inputs and {len(outputs)} outputs; "
-                            "an image classifier has one image input and one output")
-    shape, out = tuple(inputs[0].shape), tuple(outputs[0].shape)
-    if len(shape) != 4 or None in shape[1:] or shape[3] not in (1, 3):
-        raise ArtifactError(f"the model's input is {shape}; export takes images (N, H, W, C) of a fixed size, "
-                            "C 1 (grey) or 3 (RGB)")
-    if len(out) != 2 or out[1] is None or out[1] < 2:
-        raise ArtifactError(f"the model's output is {out}; export takes one score per class, (N, classes)")
-    if dataset.shape != shape[1:]:
-        raise ArtifactError(f"the model takes {shape[1]}x{shape[2]}x{shape[3]} images but {dataset.name} holds "
-                            f"{'x'.join(map(str, dataset.shape))} frames")
-    if out[1] != len(dataset.classes):
-        raise ArtifactError(f"the model scores {out[1]} classes but {dataset.name} has {len(dataset.classes)}")
-    return contract_for(*shape[1:], config.preprocessing), out[1]
+def _loader_check(model, data: ExportData, reference: Reference, log: Callable[[str], None]) -> LoaderCheck | None:
+    """Keras' accuracy through its own image loader and through the recipe (image folders only)."""
+    if not data.gate_paths:
+        return None
+    from fashion_edge.export.loader_check import loader_check
+
+    try:
+        checked = loader_check(lambda x: model.predict(x, verbose=0), data.gate_paths, reference.labels,
+                               data.images.classes, data.contract, reference.keras_logits)
+    except Exception as exc:  # the loader's decoders differ from Pillow's: a file it cannot read ends the check only
+        log(f"  Keras' image loader could not read the held-out images ({type(exc).__name__}): "
+            "no training/deployment preprocessing comparison")
+        return None
+    log(f"  Keras on {checked.images:,} held-out images: {100 * checked.loader_accuracy:.2f}% as Keras' "
+        f"{checked.loader} reads them, {100 * checked.recipe_accuracy:.2f}% through the bundle's recipe "
+        f"(top-1 agreement {100 * checked.agreement:.2f}%)")
+    return checked
 
 
 def output_kind(outputs: np.ndarray) -> OutputKind:
@@ -145,35 +160,9 @@ def golden_count(contract: InputContract, available: int) -> int:
     return min(available, GOLDEN_IMAGES, max(GOLDEN_MIN, GOLDEN_VALUES // contract.values))
 
 
-def _check(config: ExportConfig, model_dir: Path) -> None:
-    for name in config.formats:
-        get_format(name)  # UsageError naming the known formats
-    if not (model_dir / "model.keras").is_file():
-        raise ArtifactError(f"{model_dir / 'model.keras'}: not found; train first: "
-                            f"fashion-edge train --model {model_dir.name}")
-    require("tensorflow", "export", "exporting")
-
-
-def _load_keras_model(path: Path):
-    keras = require("keras", "export", "exporting")
-    try:
-        return keras.saving.load_model(path, compile=False)  # inference only: no optimizer or loss needed
-    except Exception as exc:  # zip, h5 and deserialisation errors all mean "not a usable model"
-        raise ArtifactError(f"{path}: not a loadable Keras model ({exc.__class__.__name__}); retrain it") from exc
-
-
-def _training_seed(model_dir: Path) -> int:
-    """The seed training split its validation images with (metrics.json), so they stay held out here."""
-    try:
-        return int(json.loads((model_dir / "metrics.json").read_text())["seed"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
-
-
-def _reference(model, data: ImageSet, model_dir: Path, config: ExportConfig) -> Reference:
+def _reference(model, data: ImageSet, seed: int, config: ExportConfig) -> Reference:
     test = np.ascontiguousarray(data.test)
     keras_logits = model.predict(test.astype(np.float32), batch_size=250, verbose=0)
-    seed = _training_seed(model_dir)
     x_fit, _, x_val, y_val = data.split_validation(seed=seed)
     pool = config.calibration_override
     if pool is None:
@@ -212,6 +201,8 @@ def _export_format(ctx: BuildContext, name: str, model: str, reference: Referenc
         log(f"  {'':15s} calibration: " + ", ".join(
             f"{c.recipe} {100 * c.validation_agreement:.2f}%" for c in built.choice.candidates)
             + f" (validation agreement) -> {built.choice.recipe.name}")
+    if built.choice and built.choice.sensitivity:
+        log("\n".join(f"  {'':15s} {line}" for line in format_report(built.choice.sensitivity).splitlines()))
     golden = logits[:golden_n]
     return entry, GoldenOutput(golden, tuple(int(i) for i in golden.argmax(1)), logits.argmax(1).astype(np.int32))
 

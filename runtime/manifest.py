@@ -10,21 +10,25 @@ before it, is read as what it always meant: 28x28x1 grayscale, fashion-mnist-v1,
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 from fashion_edge.runtime.contract import Colour, InputContract, OutputContract, OutputKind, Preprocessing
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.fields import Obj
 from fashion_edge.runtime.formats import FORMATS, Gate
+from fashion_edge.runtime.provenance import DataRecord, LoaderCheck
 from fashion_edge.runtime.recipes import FASHION_MNIST
+from fashion_edge.runtime.sensitivity_record import Sensitivity
 
 SCHEMA_VERSION = 3
 READABLE_SCHEMAS = (2, 3)
 FILE = "manifest.json"
 DTYPES = ("float32", "float16", "uint8", "int8", "int16")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,21 @@ class Parity:
     def accuracy_delta(self) -> float:
         return self.accuracy - self.keras_accuracy
 
+    @property
+    def flips(self) -> int:
+        """Held-out images whose top-1 differs from Keras'."""
+        return round((1 - self.agreement) * self.images)
+
+    @property
+    def allowed_flips(self) -> int:
+        """The agreement gate in images: at most this many of `images` may differ from Keras."""
+        return allowed_flips(self.thresholds.min_agreement, self.images)
+
+    @property
+    def agreement_interval(self) -> tuple[float, float]:
+        """Wilson's 95% interval for the agreement: what a few hundred images can and cannot show."""
+        return wilson_interval(self.images - self.flips, self.images)
+
     @classmethod
     def read(cls, o: Obj) -> "Parity":
         return cls(o.int("images", minimum=1), o.float("accuracy"), o.float("keras_accuracy"), o.float("agreement"),
@@ -92,7 +111,25 @@ class Parity:
         return {"images": self.images, "accuracy": self.accuracy, "keras_accuracy": self.keras_accuracy,
                 "accuracy_delta": self.accuracy_delta, "agreement": self.agreement,
                 "max_abs_logit_diff": self.max_abs_logit_diff, "thresholds": _gate_json(self.thresholds),
+                "flips": self.flips, "allowed_flips": self.allowed_flips,
+                "agreement_wilson95": list(self.agreement_interval),
                 "failures": list(self.failures), "passed": self.passed}
+
+
+def allowed_flips(min_agreement: float, images: int) -> int:
+    """floor((1 - min_agreement) x images): 50 of 10,000 at 99.5%, 2 of 400 (the epsilon absorbs float error)."""
+    return int((1 - min_agreement) * images + 1e-9)
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """Wilson's score interval for a proportion (95% for the default z): unlike the normal approximation
+    it stays inside [0, 1] and is honest at 100% agreement on few images."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 @dataclass(frozen=True)
@@ -255,6 +292,8 @@ class Recipe:
     absent in bundles written before it existed, which read as False.
     `split_stem` (TFLite 16x8): the first convolution computed as two whose int8 weights sum to its own
     (export/device_graph.split_stem); absent in older bundles, read as False.
+    `float_layers` (TFLite int8): output tensor names of the ops kept float32 besides the stem (the
+    quantizer's denylist; export/sensitivity.py picks them); written only when non-empty, absent reads as ().
     """
 
     name: str
@@ -264,16 +303,20 @@ class Recipe:
     reduce_range: bool = False
     float_stem: bool = False
     split_stem: bool = False
+    float_layers: tuple[str, ...] = ()
 
     @classmethod
     def read(cls, o: Obj) -> "Recipe":
         return cls(o.str("name"), o.int("images", minimum=1), o.str("method"), o.bool("per_channel"),
                    o.bool("reduce_range"), bool(o.bool("float_stem", optional=True)),
-                   bool(o.bool("split_stem", optional=True)))
+                   bool(o.bool("split_stem", optional=True)), o.strs("float_layers", optional=True) or ())
 
     def to_json(self) -> dict:
-        return {"name": self.name, "images": self.images, "method": self.method, "per_channel": self.per_channel,
-                "reduce_range": self.reduce_range, "float_stem": self.float_stem, "split_stem": self.split_stem}
+        out = {"name": self.name, "images": self.images, "method": self.method, "per_channel": self.per_channel,
+               "reduce_range": self.reduce_range, "float_stem": self.float_stem, "split_stem": self.split_stem}
+        if self.float_layers:
+            out["float_layers"] = list(self.float_layers)
+        return out
 
 
 @dataclass(frozen=True)
@@ -301,15 +344,21 @@ class CalibrationChoice:
     validation_images: int
     candidates: tuple[RecipeScore, ...]
     criterion: str = CRITERION
+    sensitivity: Sensitivity | None = None   # when every declared recipe missed the gate (export/sensitivity.py)
 
     @classmethod
     def read(cls, _name: str, o: Obj) -> "CalibrationChoice":
+        sensitivity = o.obj("sensitivity", optional=True)
         return cls(Recipe.read(o.obj("chosen")), o.int("validation_images", minimum=1),
-                   o.objs("candidates", RecipeScore.read), o.str("criterion"))
+                   o.objs("candidates", RecipeScore.read), o.str("criterion"),
+                   Sensitivity.read(sensitivity) if sensitivity else None)
 
     def to_json(self) -> dict:
-        return {"chosen": self.chosen.to_json(), "validation_images": self.validation_images,
-                "criterion": self.criterion, "candidates": [c.to_json() for c in self.candidates]}
+        out = {"chosen": self.chosen.to_json(), "validation_images": self.validation_images,
+               "criterion": self.criterion, "candidates": [c.to_json() for c in self.candidates]}
+        if self.sensitivity:
+            out["sensitivity"] = self.sensitivity.to_json()
+        return out
 
 
 @dataclass(frozen=True)
@@ -379,6 +428,8 @@ class Manifest:
     created: str
     assets: tuple[Asset, ...] = ()       # every non-model file of the bundle, hashed
     schema_version: int = SCHEMA_VERSION
+    data: DataRecord | None = None             # the images export measured on (optional: older bundles lack it)
+    loader_check: LoaderCheck | None = None    # Keras' loader against the recipe, for image-folder exports
 
     def files(self) -> dict[str, str]:
         """Every file of the bundle (models and assets) -> its sha256: what may be served or packed."""
@@ -416,7 +467,8 @@ class Manifest:
         return cls(o.str("model"), labels, contract, output, keras.float("test_accuracy"),
                    keras.int("test_images", minimum=1), o.int("macs_per_image", minimum=0),
                    Calibration.read(o.obj("calibration")), formats, o.objs("size_checks", SizeCheck.read),
-                   o.str_mapping("versions"), o.str("created"), o.objs("assets", Asset.read), version)
+                   o.str_mapping("versions"), o.str("created"), o.objs("assets", Asset.read), version,
+                   _optional(o, "data", DataRecord.read), _optional(o, "loader_check", LoaderCheck.read))
 
     def to_json(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, "model": self.model, "labels": list(self.labels),
@@ -425,4 +477,11 @@ class Manifest:
                 "macs_per_image": self.macs_per_image, "calibration": self.calibration.to_json(),
                 "formats": {k: v.to_json() for k, v in self.formats.items()},
                 "size_checks": [c.to_json() for c in self.size_checks], "versions": dict(self.versions),
-                "created": self.created, "assets": [a.to_json() for a in self.assets]}
+                "created": self.created, "assets": [a.to_json() for a in self.assets],
+                **({"data": self.data.to_json()} if self.data else {}),
+                **({"loader_check": self.loader_check.to_json()} if self.loader_check else {})}
+
+
+def _optional(o: Obj, key: str, read: Callable[[Obj], T]) -> T | None:
+    found = o.obj(key, optional=True)
+    return None if found is None else read(found)

@@ -74,15 +74,35 @@ class FashionMNIST:
 
 
 def test_set_for(bundle: "Bundle", folder: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """Fashion-MNIST's test frames (N, 28, 28, 1) and labels when `bundle` was exported from it (its recipe
-    and its ten classes), else None; a DataError when it was but the dataset is not at hand."""
+    """The held-out frames (N, H, W, C) and labels `bundle` was gated on, when they are at hand: Fashion-MNIST's
+    test set (its recipe and ten classes), or the image folder's gate part, re-read through the bundle's
+    recipe (when the folder still holds the same number of images). None otherwise; a DataError when it is
+    Fashion-MNIST's but the dataset is not at hand."""
     from fashion_edge.runtime.labels import LABELS
     from fashion_edge.runtime.recipes import FASHION_MNIST
 
+    record = bundle.manifest.data
+    if record is not None and record.kind == "image-folder":
+        return _folder_test_set(bundle, Path(folder) if folder else Path(record.name))
     if bundle.manifest.input.preprocessing.id != FASHION_MNIST or bundle.labels != LABELS:
         return None
     data = load_fashion_mnist(folder, allow_download=False)
     return data.x_test[..., None], data.y_test
+
+
+def _folder_test_set(bundle: "Bundle", root: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    from fashion_edge.train.folder import is_image_folder, load_frames, scan_folder
+
+    record = bundle.manifest.data
+    if not is_image_folder(root):
+        return None
+    split = dict(record.split)
+    fractions = {f"{k}_fraction": float(v) for k, v in (split.get("fractions") or {}).items() if k in ("val", "test")}
+    gate = scan_folder(root, seed=split.get("seed") or 0, **fractions).parts["test"]
+    loaded = load_frames(gate.paths, bundle.manifest.input, skip_bad=True)
+    if len(loaded.kept) != record.gate_images:
+        return None     # the folder changed since export: its figures are not comparable
+    return loaded.frames, np.asarray(gate.labels)[loaded.kept]
 
 
 def read_idx(path: Path, expected_sha256: str, expected_shape: tuple[int, ...]) -> np.ndarray:

@@ -36,7 +36,44 @@ def test_agreement_exactly_at_the_threshold_passes_and_one_image_below_fails(fmt
     _, below = _logits_with_disagreements(allowed + 1, np.random.default_rng(0))
     parity = compare(fmt, model, keras, below, labels)
     assert not parity.passed
-    assert parity.failures == (f"agreement {100 * (N - allowed - 1) / N:.2f}% < {100 * limit:.2f}%",)
+    assert parity.failures == (f"{allowed + 1} of {N:,} images differ from Keras, at most {allowed} may "
+                               f"(agreement {100 * (N - allowed - 1) / N:.2f}% < {100 * limit:.2f}%)",)
+    assert (parity.flips, parity.allowed_flips) == (allowed + 1, allowed)
+
+
+@pytest.mark.parametrize("n, allowed", [(400, 2), (399, 1), (200, 1), (199, 0), (1000, 5)])
+def test_a_small_held_out_set_is_gated_in_whole_images(n, allowed):
+    """99.5% of n images, rounded down: 2 of 400 may flip, 3 may not; below 200 images none may."""
+    rng = np.random.default_rng(3)
+    keras = rng.normal(0, 1, (n, 12)).astype(np.float32)
+    keras[np.arange(n), rng.integers(0, 12, n)] += 5.0
+    top = keras.argmax(1)
+
+    def flipped(k: int) -> np.ndarray:
+        other = keras.copy()
+        other[np.arange(k), (top[:k] + 1) % 12] = keras[np.arange(k), top[:k]] + 1.0
+        return other
+
+    labels = (top + 6) % 12   # wrong either way: accuracy is not at stake
+    at = compare("tflite-int8", "user-model", keras, flipped(allowed), labels)
+    assert at.passed and at.allowed_flips == allowed and at.flips == allowed
+    over = compare("tflite-int8", "user-model", keras, flipped(allowed + 1), labels)
+    assert not over.passed and over.failures[0].startswith(f"{allowed + 1} of {n:,} images differ")
+
+
+def test_the_agreement_interval_is_wilsons():
+    """Reference values: Wilson's 95% interval for 8 of 10 is 0.490..0.943 (Newcombe 1998, table I
+    style); 400 of 400 still allows 0.95 points of disagreement below 100%."""
+    from fashion_edge.runtime.manifest import Parity, wilson_interval
+
+    lo, hi = wilson_interval(8, 10)
+    assert (round(lo, 3), round(hi, 3)) == (0.49, 0.943)
+    lo, hi = wilson_interval(400, 400)
+    assert hi == 1.0 and round(lo, 4) == 0.9905
+    gate = FORMATS["tflite-int8"].gate
+    parity = Parity(400, 0.9, 0.9, 399 / 400, 0.1, gate)
+    assert parity.flips == 1 and parity.allowed_flips == 2
+    assert parity.to_json()["agreement_wilson95"] == list(wilson_interval(399, 400))
 
 
 def test_float_formats_must_reproduce_the_logits_not_only_the_labels():
