@@ -11,6 +11,7 @@ from pathlib import Path
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.errors import BundleError
 from fashion_edge.runtime.manifest import Manifest
+from fashion_edge.runtime.sensitivity_record import format_report
 from fashion_edge.train.artifacts import write_text_atomic
 from fashion_edge.train.models import MODELS
 
@@ -120,6 +121,10 @@ def calibration_lines(manifest: Manifest) -> list[str]:
         for c in choice.candidates:
             lines.append(f"| {fmt} | {c.recipe} | {100 * c.validation_agreement:.2f}% "
                          f"| {100 * c.validation_accuracy:.2f}% | {'yes' if c.recipe == choice.chosen.name else ''} |")
+    for fmt, choice in searched.items():
+        if choice.sensitivity is not None:    # every declared recipe missed the gate: which layers, and the rescue
+            lines += ["", f"{fmt}: no declared recipe reached the gate on the validation split.", "", "```",
+                      format_report(choice.sensitivity), "```"]
     return lines
 
 

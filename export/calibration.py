@@ -14,6 +14,9 @@ them, at no cost in latency (it is 2% of the MACs) or size. Keeping the first (a
 higher precision is the usual practice of low-bit quantization; here it is one candidate among
 the others and the validation split decides. A model whose stem is its only compute layer (the
 linear model) is not offered it: its "int8" file would compute nothing in int8.
+
+When no declared recipe reaches the gate, the TFLite int8 converter measures which layers' rounding
+flips answers and adds one more candidate keeping the worst few float32 (export/sensitivity.py).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from fashion_edge.runtime.manifest import CalibrationChoice, Recipe, RecipeScore
+from fashion_edge.runtime.sensitivity_record import Sensitivity
 
 
 Int8Recipe = Recipe   # the manifest's record of a recipe is the recipe
@@ -33,9 +37,20 @@ class Choice:
     recipe: Int8Recipe
     model: bytes
     candidates: tuple[RecipeScore, ...]
+    sensitivity: Sensitivity | None = None   # why every declared recipe missed the gate (export/sensitivity.py)
+
+    @property
+    def agreement(self) -> float:
+        """The chosen recipe's top-1 agreement with Keras on the validation split."""
+        return next(c.validation_agreement for c in self.candidates if c.recipe == self.recipe.name)
+
+    def adding(self, more: "Choice", sensitivity: Sensitivity | None = None) -> "Choice":
+        """This search's candidates, then `more`'s, judged by the same rule (a tie keeps the earlier)."""
+        winner = more if more.agreement > self.agreement else self
+        return Choice(winner.recipe, winner.model, self.candidates + more.candidates, sensitivity)
 
     def record(self, validation_images: int) -> CalibrationChoice:
-        return CalibrationChoice(self.recipe, validation_images, self.candidates)
+        return CalibrationChoice(self.recipe, validation_images, self.candidates, sensitivity=self.sensitivity)
 
 
 @dataclass(frozen=True)

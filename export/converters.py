@@ -6,11 +6,11 @@ once). A converter returns the file plus what the manifest records about how it 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from fashion_edge.export import device_checks, evaluate, onnx_export, ort_export, tflite_export
+from fashion_edge.export import device_checks, evaluate, onnx_export, ort_export, sensitivity, tflite_export
 from fashion_edge.export.calibration import Choice, HeldOut, search
 from fashion_edge.runtime.backends import choose_backend
 from fashion_edge.runtime.errors import FashionEdgeError
@@ -31,8 +31,9 @@ class Built:
 
 
 class BuildContext:
-    def __init__(self, model, workdir: Path, held_out: HeldOut) -> None:
+    def __init__(self, model, workdir: Path, held_out: HeldOut, name: str = "") -> None:
         self.model, self.workdir, self.held_out = model, workdir, held_out
+        self.name = name or model.name          # the bundle's model name: the key of per-model gates
         self._built: dict[str, Built] = {}
         self._reports: dict[str, DeviceReport] = {}
         self._saved_models: dict[bool, Path] = {}
@@ -59,8 +60,12 @@ class BuildContext:
 
     def search(self, fmt: Format, recipes, make: Callable) -> Choice:
         """Build `fmt` once per calibration recipe; keep the best on the validation split."""
+        return search(recipes, make, self.runner(fmt), self.held_out)
+
+    def runner(self, fmt: Format) -> sensitivity.Run:
+        """A file of `fmt` and frames -> its outputs, on the backend that measures `fmt`."""
         backend = choose_backend(fmt.name)
-        return search(recipes, make, lambda blob, x: evaluate.logits(backend, blob, x), self.held_out)
+        return lambda blob, x: evaluate.logits(backend, blob, x)
 
     def device_report(self, name: str) -> DeviceReport:
         """Accelerator verdicts; an ORT file is judged by its ONNX source (the vendor's checker reads ONNX)."""
@@ -90,11 +95,28 @@ def converter(key: str):
 @converter("tflite")
 def _tflite(ctx: BuildContext, fmt: Format) -> Built:
     if fmt.calibrated:
-        choice = ctx.search(fmt, tflite_export.recipes(fmt.precision),
+        recipes = tflite_export.recipes(fmt.precision)
+        choice = ctx.search(fmt, recipes,
                             lambda recipe, images: tflite_export.convert(ctx.saved_model(recipe.split_stem),
                                                                          fmt.precision, images, recipe))
+        gate = fmt.gate_for(ctx.name)
+        if fmt.precision == "int8" and choice.agreement < gate.min_agreement:
+            choice = _rescued(ctx, fmt, recipes, choice, gate.min_agreement)
         return Built(choice.model, choice)
     return Built(tflite_export.convert(ctx.saved_model(), fmt.precision))
+
+
+def _rescued(ctx: BuildContext, fmt: Format, recipes, choice: Choice, min_agreement: float) -> Choice:
+    """Every declared recipe missed the gate: record which layers' int8 rounding flips answers, and add the
+    recipe that keeps the most sensitive few float32 as one more candidate (export/sensitivity.py)."""
+    agreement = {c.recipe: c.validation_agreement for c in choice.candidates}
+    plain = [r for r in recipes if not (r.float_stem or r.split_stem or r.float_layers) and r.name in agreement]
+    base = max(plain, key=lambda r: agreement[r.name])   # the first of the best, as the search breaks ties
+    found = sensitivity.analyse(ctx.saved_model(), base, ctx.held_out, ctx.runner(fmt), min_agreement,
+                                sensitivity.keras_layers(ctx.model))
+    if found.candidate is None:
+        return replace(choice, sensitivity=found.sensitivity)
+    return choice.adding(found.candidate, found.sensitivity)
 
 
 @converter("onnx-float")

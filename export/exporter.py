@@ -22,7 +22,7 @@ from fashion_edge.export.export_data import DataOptions, ExportData, export_data
 from fashion_edge.export.sources import Normalisation, classifier_shape, load_model, resolve, with_normalisation
 from fashion_edge.train.macs import count_macs
 from fashion_edge.export.parity import compare, size_checks
-from fashion_edge.export.sensitivity import format_report
+from fashion_edge.runtime.sensitivity_record import format_report
 from fashion_edge.runtime.backends import choose_backend, open_backend
 from fashion_edge.runtime.backends.onnx import session_config as onnx_session_config
 from fashion_edge.runtime.bundle import describe_device, sha256_bytes
@@ -114,7 +114,7 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
     golden_n = golden_count(contract, len(reference.test))
     out = Path(config.out) if config.out else source.default_out
     with tempfile.TemporaryDirectory() as tmp, staged_dir(out) as stage:
-        ctx = BuildContext(model, Path(tmp), reference.held_out)
+        ctx = BuildContext(model, Path(tmp), reference.held_out, source.name)
         entries, outputs = {}, {}
         for name in config.formats:
             entries[name], outputs[name] = _export_format(ctx, name, source.name, reference, golden_n, stage, log)

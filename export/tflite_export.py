@@ -54,23 +54,19 @@ def convert(saved_model: Path, precision: str, calibration: np.ndarray | None = 
         raise ValueError(f"no TFLite conversion for precision {precision!r}")
     if recipe is not None and recipe.split_stem and not recipe.per_channel:
         raise ValueError("a split stem relies on per-channel weights: its rounded half is exact only per channel")
+    if precision == "int8" and recipe is not None and (recipe.float_stem or recipe.float_layers):
+        return quantize(calibrate(saved_model, calibration), recipe)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     if precision != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]  # alone: dynamic range (int8 weights, float activations)
     if precision == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if precision in ("int8", "int16x8"):
-        def representative() -> Iterator[list[np.ndarray]]:
-            for image in calibration:
-                yield [image[None].astype(np.float32)]
-
-        converter.representative_dataset = representative
+        converter.representative_dataset = _representative(calibration)
         if recipe is not None and not recipe.per_channel:
             converter._experimental_disable_per_channel = True  # the converter's only switch for it
     if precision == "int8":
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if recipe is not None and recipe.float_stem:
-            return _float_stem_int8(tf, converter, recipe)
         # uint8 in and out: a device feeds raw pixels (the calibrated input scale is 1, zero point 0)
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.uint8
@@ -80,22 +76,44 @@ def convert(saved_model: Path, precision: str, calibration: np.ndarray | None = 
     return bytes(converter.convert())
 
 
-def _float_stem_int8(tf, converter, recipe: Int8Recipe) -> bytes:
-    """Int8 everywhere but the first compute op, with the same uint8 input and output as the others.
+def _representative(calibration: np.ndarray):
+    def representative() -> Iterator[list[np.ndarray]]:
+        for image in calibration:
+            yield [image[None].astype(np.float32)]
+
+    return representative
+
+
+def calibrate(saved_model: Path, calibration: np.ndarray) -> bytes:
+    """The float model with each tensor's range on `calibration` recorded: what every int8 variant that keeps
+    some layers float is quantized from, so trying many such variants (export/sensitivity.py) calibrates once."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = _representative(calibration)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter._experimental_calibrate_only = True
+    return bytes(converter.convert())
+
+
+def quantize(calibrated: bytes, recipe: Int8Recipe) -> bytes:
+    """Int8 everywhere but the recipe's float layers (and its stem), with uint8 ends like every int8 file.
 
     The converter has no switch for it; its own selective-quantization path does (what
-    tf.lite.experimental.QuantizationDebugger's `denylisted_nodes` drives): calibrate only, quantize
-    with the stem's output tensor denylisted, then give the file uint8 ends as `convert` does (the
-    input side by hand: the float stem leaves no QUANTIZE op there to retype, see tflite_io).
+    tf.lite.experimental.QuantizationDebugger's `denylisted_nodes` drives): quantize a calibrated model
+    with the float ops' output tensors denylisted. Asked for uint8 ends, the quantizer adds the
+    DEQUANTIZE a float first op needs and the QUANTIZE after a float last op (see tflite_io).
     """
+    import tensorflow as tf
     from tensorflow.lite.python import convert as tflite_convert
-    from tensorflow.lite.python import util
 
-    from fashion_edge.export.tflite_io import stem_output, uint8_pixel_input
+    from fashion_edge.export.tflite_io import op_outputs, stem_output
 
-    converter._experimental_calibrate_only = True
-    calibrated = converter.convert()
-    quantized = tflite_convert.mlir_quantize(calibrated, disable_per_channel=not recipe.per_channel,
-                                             denylisted_nodes=[stem_output(calibrated, COMPUTE_OPS)])
-    return uint8_pixel_input(bytes(util.modify_model_io_type(quantized, tf.float32, tf.uint8)))
-
+    unknown = set(recipe.float_layers) - op_outputs(calibrated)
+    if unknown:
+        raise ValueError(f"recipe {recipe.name}: no op outputs {', '.join(sorted(unknown))} in this model's graph")
+    float_ops = ([stem_output(calibrated, COMPUTE_OPS)] if recipe.float_stem else []) + list(recipe.float_layers)
+    return bytes(tflite_convert.mlir_quantize(calibrated, disable_per_channel=not recipe.per_channel,
+                                              input_data_type=tf.uint8, output_data_type=tf.uint8,
+                                              denylisted_nodes=float_ops))

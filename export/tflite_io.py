@@ -1,12 +1,13 @@
-"""Flatbuffer edits for an int8 TFLite file whose first layer stays float (a float-stem recipe).
+"""Reading a calibrated TFLite file's graph: which ops an int8 recipe may keep in float32, by name.
 
-The converter gives a fully quantized file uint8 ends (`inference_input_type`), but when the first
-op reads float32 there is no QUANTIZE op at the input for it to retype, and the file would take
-float32 pixels: a different contract from every other int8 file. This adds what it would have
-added: a uint8 input tensor (scale 1, zero point 0: the raw pixel values) and a DEQUANTIZE op that
-turns it into the float32 tensor the stem reads. Same arithmetic, 784 values converted per call.
+TensorFlow's quantizer keeps an op float when its output tensor's name is on the denylist
+(`mlir_quantize(denylisted_nodes=...)`), so ops are named here by their output tensors. With uint8
+ends requested, the quantizer itself puts a DEQUANTIZE before a float first op and a QUANTIZE after a
+float last op: every int8 file keeps uint8 pixels in (scale 1, zero point 0) and uint8 outputs.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 def _parse(model: bytes):
@@ -32,60 +33,49 @@ def stem_output(model: bytes, compute_ops: tuple[str, ...]) -> str:
     compute = [op for op in graph.operators if names.get(_builtin(m.operatorCodes[op.opcodeIndex])) in compute_ops]
     if len(compute) < 2:
         raise NotApplicable("the stem is the model's only compute op: nothing would be int8")
-    name = graph.tensors[compute[0].outputs[0]].name
-    return name.decode() if isinstance(name, bytes) else name
+    return _text(graph.tensors[compute[0].outputs[0]].name)
 
 
-def uint8_pixel_input(model: bytes) -> bytes:
+@dataclass(frozen=True)
+class WeightedOp:
+    """An op with constant float32 inputs (weights): the ops whose int8 rounding a recipe may undo."""
+
+    op: str                      # TFLite builtin, e.g. CONV_2D
+    tensor: str                  # its output tensor's name (what the quantizer's denylist takes)
+    weights: tuple[str, ...]     # its constant inputs' names (they carry the Keras layer's name when the output does not)
+    outlier_ratio: float         # max |w| / RMS(w) of its largest constant: how coarse int8's step is for a typical weight
+
+
+def weighted_ops(model: bytes) -> tuple[WeightedOp, ...]:
+    """Every op reading a constant float32 tensor, in graph order: convolutions, fully connected, and any
+    other op with weights (a MUL or ADD by a learned constant, PRELU, TRANSPOSE_CONV, ...)."""
+    import numpy as np
     from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.python import util
 
     m = _parse(model)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     graph = m.subgraphs[0]
-    (float_input,) = graph.inputs
-    old = graph.tensors[float_input]
-    if old.type != schema.TensorType.FLOAT32:
-        return model
-
-    pixels = schema.TensorT()
-    pixels.name = old.name
-    old.name = old.name + (b"_float" if isinstance(old.name, bytes) else "_float")
-    pixels.shape, pixels.shapeSignature = old.shape, old.shapeSignature
-    pixels.type = schema.TensorType.UINT8
-    pixels.buffer = _empty_buffer(m, schema)
-    pixels.quantization = schema.QuantizationParametersT()
-    pixels.quantization.scale, pixels.quantization.zeroPoint = [1.0], [0]
-    graph.tensors.append(pixels)
-    index = len(graph.tensors) - 1
-
-    dequantize = schema.OperatorT()
-    dequantize.opcodeIndex = _opcode(m, schema, schema.BuiltinOperator.DEQUANTIZE)
-    dequantize.inputs, dequantize.outputs = [index], [float_input]
-    graph.operators.insert(0, dequantize)
-    graph.inputs = [index]
-    for signature in m.signatureDefs or []:
-        for tensor in signature.inputs:
-            if tensor.tensorIndex == float_input:
-                tensor.tensorIndex = index
-    return util._convert_model_from_object_to_bytearray(m)
+    found = []
+    for op in graph.operators:
+        constants = {graph.tensors[i]: data for i in op.inputs if i >= 0
+                     and graph.tensors[i].type == schema.TensorType.FLOAT32
+                     and (data := m.buffers[graph.tensors[i].buffer].data) is not None and len(data)}
+        if not constants:
+            continue
+        w = np.frombuffer(bytes(max(constants.values(), key=len)), np.float32).astype(np.float64)
+        rms = float(np.sqrt(np.mean(w * w)))
+        found.append(WeightedOp(names.get(_builtin(m.operatorCodes[op.opcodeIndex]), "CUSTOM"),
+                                _text(graph.tensors[op.outputs[0]].name), tuple(_text(t.name) for t in constants),
+                                float(np.abs(w).max()) / rms if rms else 0.0))
+    return tuple(found)
 
 
-def _empty_buffer(m, schema) -> int:
-    """Activation tensors point at an empty buffer (by convention buffer 0)."""
-    for i, buffer in enumerate(m.buffers):
-        if not buffer.data and not getattr(buffer, "size", 0):
-            return i
-    m.buffers.append(schema.BufferT())
-    return len(m.buffers) - 1
+def op_outputs(model: bytes) -> set[str]:
+    """Every op's output tensor name: the names a denylist may hold."""
+    m = _parse(model)
+    graph = m.subgraphs[0]
+    return {_text(graph.tensors[i].name) for op in graph.operators for i in op.outputs}
 
 
-def _opcode(m, schema, builtin: int) -> int:
-    for i, code in enumerate(m.operatorCodes):
-        if _builtin(code) == builtin:
-            return i
-    code = schema.OperatorCodeT()
-    code.builtinCode = builtin
-    code.deprecatedBuiltinCode = min(builtin, 127)
-    code.version = 1  # DEQUANTIZE of uint8: the op's first version, run by every TFLite runtime
-    m.operatorCodes.append(code)
-    return len(m.operatorCodes) - 1
+def _text(name: bytes | str) -> str:
+    return name.decode() if isinstance(name, bytes) else name
