@@ -40,6 +40,8 @@ def _run_train(args: argparse.Namespace) -> int:
     given = (("--image-size", args.image_size), ("--color", args.color), ("--resize", args.resize),
              ("--weights", args.weights))
     folder_flags = [flag for flag, value in given if value is not None]
+    if args.name is not None and (Path(args.name).name != args.name or args.name in ("", ".", "..")):
+        raise UsageError(f"--name takes a folder name, not a path: {args.name!r}")
     if args.data is not None and is_image_folder(args.data):
         from fashion_edge.train.folder_train import FolderTrainConfig, scan, train_folder
 
@@ -49,7 +51,7 @@ def _run_train(args: argparse.Namespace) -> int:
         config = FolderTrainConfig(model=args.model, data=args.data, out=Path(args.out), epochs=args.epochs,
                                    seed=args.seed, quick=args.quick, image_size=args.image_size,
                                    color=Colour(args.color or "rgb"), resize=Resize(args.resize or "stretch"),
-                                   weights=base_weights(weights))
+                                   weights=base_weights(weights), name=args.name)
         folder = scan(config)
         import_tensorflow(verbose=args.verbose)
         result = train_folder(config, folder)
@@ -57,6 +59,9 @@ def _run_train(args: argparse.Namespace) -> int:
         from fashion_edge.train.cluster import Cluster
         from fashion_edge.train.trainer import TrainConfig, train
 
+        if args.name:
+            raise UsageError("--name names an image-folder model's artifacts folder; Fashion-MNIST models are "
+                             "written to OUT/<model>")
         if folder_flags:
             if args.data is not None and not args.data.exists():
                 raise DataError(f"{args.data}: no such folder")
@@ -232,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=None,
                    help="an image folder (DIR/<class>/*.jpg|png, or DIR/train|val|test/<class>/...), or a folder with "
                         "Fashion-MNIST's four *-ubyte.gz files (default: $FASHION_MNIST_DIR, Debian's package, Keras)")
+    p.add_argument("--name", default=None,
+                   help="image folders: the artifacts folder under --out (default: the model's name)")
     p.add_argument("--image-size", type=int, nargs=2, default=None, metavar=("H", "W"),
                    help="image folder: the model's input size (default: " + ", ".join(
                        f"{k} {m.folder_size[0]}x{m.folder_size[1]}" for k, m in MODELS.items()) + ")")

@@ -37,10 +37,13 @@ def plot_curves(history: dict[str, list[float]], path: Path, title: str) -> None
 
 
 def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: Path, title: str) -> None:
-    """Row-normalised confusion matrix with counts, so the confused pairs (shirt/T-shirt) stand out."""
+    """Row-normalised confusion matrix with counts, so the confused pairs (shirt/T-shirt) stand out.
+
+    The figure grows past 10 classes, so every class keeps a readable cell."""
     plt = _pyplot()
     rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(8, 7))
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(max(8, 0.5 * n + 3), max(7, 0.5 * n + 2)))
     ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
     for i in range(len(labels)):
         for j in range(len(labels)):
@@ -58,8 +61,11 @@ def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: Path, title:
 
 
 def plot_flashcards(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
-                    labels: Sequence[str], path: Path, title: str) -> None:
-    """A grid of test images with predicted vs true label; wrong predictions in red."""
+                    labels: Sequence[str], path: Path, title: str, photos: bool = False) -> None:
+    """A grid of test images with predicted vs true label; wrong predictions in red.
+
+    Images are uint8 (H, W), (H, W, 1) or (H, W, 3). One-channel photos are drawn as their grey levels
+    0..255; Fashion-MNIST's negated frames (photos=False) dark on white, each image's range stretched."""
     plt = _pyplot()
     n = len(images)
     cols = 6
@@ -69,7 +75,11 @@ def plot_flashcards(images: np.ndarray, y_true: np.ndarray, probs: np.ndarray,
         ax.axis("off")
     for ax, img, true, p in zip(np.ravel(axes), images, y_true, probs):
         pred = int(np.argmax(p))
-        ax.imshow(img, cmap="binary")
+        if img.ndim == 3 and img.shape[-1] == 3:
+            ax.imshow(img)
+        else:
+            shades = {"cmap": "gray", "vmin": 0, "vmax": 255} if photos else {"cmap": "binary"}
+            ax.imshow(img.reshape(img.shape[:2]), **shades)
         colour = "tab:blue" if pred == true else "tab:red"
         ax.set_title(f"{labels[pred]} {100 * p[pred]:.0f}%\n(true: {labels[true]})", fontsize=8, color=colour)
     fig.suptitle(title)

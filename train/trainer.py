@@ -11,6 +11,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -61,7 +62,7 @@ class Split:
 
 def train(config: TrainConfig) -> TrainResult:
     """Fit, evaluate on the untouched test set, and write model, metrics, history and plots."""
-    spec, recipe = _spec_and_recipe(config)
+    spec, recipe = spec_and_recipe(config)
     data = load_fashion_mnist(config.data_dir)  # a data or folder problem fails before TensorFlow loads
     cluster = config.cluster or Cluster.from_environment()
     out = Path(config.out) / config.model
@@ -72,7 +73,8 @@ def train(config: TrainConfig) -> TrainResult:
         return _train_into(Path(scratch), out, config, spec, recipe, data, cluster)
 
 
-def _spec_and_recipe(config: TrainConfig) -> tuple[ModelSpec, TrainingRecipe]:
+def spec_and_recipe(config) -> tuple[ModelSpec, TrainingRecipe]:
+    """The model's spec and its recipe (quick or full, --epochs applied) from a config's model, quick and epochs."""
     if config.model not in MODELS:
         raise UsageError(f"unknown model {config.model!r}; choose from {', '.join(MODELS)}")
     spec = MODELS[config.model]
@@ -94,7 +96,7 @@ def _train_into(stage: Path, out: Path, config: TrainConfig, spec: ModelSpec, re
     split = _split(data, config)
     with strategy.scope():  # Keras 3 distributes fit/predict only inside the strategy's scope
         model = spec.build()
-        compile_model(model, recipe, recipe.epochs * _steps_per_epoch(len(split.x_fit), recipe.batch_size))
+        compile_model(model, recipe, recipe.epochs * steps_per_epoch(len(split.x_fit), recipe.batch_size))
         if cluster.distributed:
             prepare_model(model, (split.x_fit[:recipe.batch_size, ..., None].astype("float32"), split.y_fit[:recipe.batch_size]))
         history, seconds = _fit(tf, model, recipe, split, config, cluster)
@@ -114,14 +116,14 @@ def _split(data: FashionMNIST, config: TrainConfig) -> Split:
     return Split(x_fit, y_fit, x_val, y_val)
 
 
-def _steps_per_epoch(images: int, batch_size: int) -> int:
+def steps_per_epoch(images: int, batch_size: int) -> int:
     return int(np.ceil(images / batch_size))
 
 
 def _fit(tf, model, recipe: TrainingRecipe, split: Split, config: TrainConfig, cluster: Cluster):
     from fashion_edge.train.augment import training_data, validation_data
 
-    verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
+    verbose = progress_verbosity(config.verbose)
     if not cluster.is_chief:
         verbose = 0
     start = time.perf_counter()
@@ -135,6 +137,11 @@ def _fit(tf, model, recipe: TrainingRecipe, split: Split, config: TrainConfig, c
     return hist, time.perf_counter() - start
 
 
+def progress_verbosity(verbose: int | None) -> int:
+    """Keras fit's verbosity: as given, else a progress bar in a terminal and one line per epoch otherwise."""
+    return verbose if verbose is not None else (1 if sys.stdout.isatty() else 2)
+
+
 def _logits(model, images: np.ndarray, batch: int = 1000) -> np.ndarray:
     """Test-set logits by plain calls on each worker's own copy of the weights: model.predict under
     MultiWorkerMirroredStrategy scatters and gathers the batches and returns them out of order."""
@@ -142,33 +149,15 @@ def _logits(model, images: np.ndarray, batch: int = 1000) -> np.ndarray:
                            for i in range(0, len(images), batch)])
 
 
-def _confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int = len(LABELS)) -> np.ndarray:
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, n: int = len(LABELS)) -> np.ndarray:
     return np.bincount(y_true.astype(int) * n + y_pred, minlength=n * n).reshape(n, n)
 
 
 def _metrics(config: TrainConfig, spec: ModelSpec, recipe: TrainingRecipe, split: Split, data: FashionMNIST,
              logits: np.ndarray, history: dict, seconds: float, model, cluster: Cluster) -> dict:
-    from fashion_edge.train.macs import count_macs
-
-    y_pred = logits.argmax(axis=1)
-    confusion = _confusion(data.y_test, y_pred)
     return {
-        "model": config.model,
-        "description": spec.description,
-        "test_accuracy": float((y_pred == data.y_test).mean()),
-        "test_images": int(len(data.y_test)),
-        "per_class_accuracy": {LABELS[i]: float(confusion[i, i] / confusion[i].sum()) for i in range(len(LABELS))},
-        "confusion_matrix": confusion.tolist(),
-        "params": int(model.count_params()),
-        "macs_per_image": count_macs(model),
-        "epochs": recipe.epochs,
-        "recipe": {**asdict(recipe), "quick": config.quick,
-                   "ema_applied": ema_applies(recipe, recipe.epochs * _steps_per_epoch(len(split.x_fit), recipe.batch_size))},
-        "seed": config.seed,
-        "train_images": int(len(split.x_fit)),
-        "validation_images": int(len(split.x_val)),
-        "final_val_accuracy": history.get("val_accuracy", [None])[-1],
-        "train_seconds": round(seconds, 1),
+        **run_metrics(config, spec, recipe, LABELS, data.y_test, logits, model, history, seconds,
+                      fit_images=len(split.x_fit), validation_images=len(split.x_val)),
         "workers": cluster.workers,
         "data_source": data.source,
         "data_sha256": data.sha256,
@@ -177,18 +166,53 @@ def _metrics(config: TrainConfig, spec: ModelSpec, recipe: TrainingRecipe, split
     }
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
+def run_metrics(config, spec: ModelSpec, recipe: TrainingRecipe, labels: Sequence[str], y_test: np.ndarray,
+                logits: np.ndarray, model, history: dict, seconds: float, *, fit_images: int,
+                validation_images: int) -> dict:
+    """The figures every training run records alike, whatever its data: metrics.json's first keys, in order."""
+    from fashion_edge.train.macs import count_macs
+
+    y_pred = logits.argmax(axis=1)
+    matrix = confusion(y_test, y_pred, len(labels))
+    return {
+        "model": config.model,
+        "description": spec.description,
+        "test_accuracy": float((y_pred == y_test).mean()),
+        "test_images": int(len(y_test)),
+        "per_class_accuracy": {labels[i]: float(matrix[i, i] / max(matrix[i].sum(), 1)) for i in range(len(labels))},
+        "confusion_matrix": matrix.tolist(),
+        "params": int(model.count_params()),
+        "macs_per_image": count_macs(model),
+        "epochs": recipe.epochs,
+        "recipe": {**asdict(recipe), "quick": config.quick,
+                   "ema_applied": ema_applies(recipe, recipe.epochs * steps_per_epoch(fit_images, recipe.batch_size))},
+        "seed": config.seed,
+        "train_images": int(fit_images),
+        "validation_images": int(validation_images),
+        "final_val_accuracy": history.get("val_accuracy", [None])[-1],
+        "train_seconds": round(seconds, 1),
+    }
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
     e = np.exp(logits - logits.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
 def _write(stage: Path, model, history: dict, metrics: dict, data: FashionMNIST, logits: np.ndarray) -> None:
+    write_artifacts(stage, model, history, metrics, LABELS,
+                    (data.x_test[:FLASHCARDS], data.y_test[:FLASHCARDS], logits[:FLASHCARDS]))
+
+
+def write_artifacts(stage: Path, model, history: dict, metrics: dict, labels: Sequence[str],
+                    cards: tuple[np.ndarray, np.ndarray, np.ndarray], photos: bool = False) -> None:
+    """model.keras, history.json, metrics.json and the three pictures into `stage`; `cards` are the flashcards'
+    test images, true labels and logits, `photos` says they are photos rather than Fashion-MNIST frames."""
     model.save(stage / "model.keras")
     (stage / "history.json").write_text(json.dumps(history, indent=2))
     (stage / "metrics.json").write_text(json.dumps(metrics, indent=2))
     title = f"{metrics['model']}: test accuracy {100 * metrics['test_accuracy']:.2f}%"
-    confusion = np.asarray(metrics["confusion_matrix"])
+    images, y_true, logits = cards
     plots.plot_curves(history, stage / "training_curves.png", title)
-    plots.plot_confusion(confusion, LABELS, stage / "confusion_matrix.png", title)
-    plots.plot_flashcards(data.x_test[:FLASHCARDS], data.y_test[:FLASHCARDS], _softmax(logits[:FLASHCARDS]), LABELS,
-                          stage / "flashcards.png", title)
+    plots.plot_confusion(np.asarray(metrics["confusion_matrix"]), labels, stage / "confusion_matrix.png", title)
+    plots.plot_flashcards(images, y_true, softmax(logits), labels, stage / "flashcards.png", title, photos=photos)

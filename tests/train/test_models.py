@@ -62,7 +62,9 @@ def test_mac_counter_counts_every_conv_depthwise_separable_and_dense_layer(keras
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_models_take_raw_pixels(name):
-    model = MODELS[name].build()
-    white = model(np.full((1, 28, 28, 1), 255, np.float32), training=False)
-    black = model(np.zeros((1, 28, 28, 1), np.float32), training=False)
-    assert np.all(np.isfinite(white)) and not np.allclose(white, black)
+    side = max(28, MODELS[name].min_size)          # the transfer bases take 32x32 and up
+    shape = (side, side, 1)
+    model = MODELS[name].build(shape, 10)
+    white = model(np.full((1, *shape), 255, np.float32), training=False)
+    black = model(np.zeros((1, *shape), np.float32), training=False)
+    assert np.all(np.isfinite(white)) and not np.allclose(white, black, rtol=1e-3, atol=0)  # random bases: tiny outputs
