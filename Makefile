@@ -11,7 +11,7 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 EXTRAS := train,export,litert,onnx,serve,dev
 
-.PHONY: demo test test-fast tiny-bundles data install clean pi-check kit serve-study web chromium
+.PHONY: demo test test-fast tiny-bundles data install clean pi-check kit serve-study web chromium photos-example
 
 demo: web install data chromium
 	$(FE) train --model linear --out $(ARTIFACTS)
@@ -25,9 +25,22 @@ demo: web install data chromium
 	$(MAKE) serve-study
 	$(BIN)/python -m fashion_edge.benchmarks.browser $(ARTIFACTS)/edge/bundle --screenshot $(ARTIFACTS)/edge/web-app.png
 	$(FE) pack $(ARTIFACTS)/edge/bundle --out $(ARTIFACTS)/dist
+	$(MAKE) photos-example
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md; the Raspberry Pi kit is in $(ARTIFACTS)/dist/"
 	@echo "web app: $(FE) serve --bundle $(ARTIFACTS)/edge/bundle, then open its address in a browser"
+
+# The image-folder example: 6,000 of Fashion-MNIST's training images as colour photos in class folders
+# (train/examples.py), then the path a user with a folder of photos takes: train edge at 64x64x3 from
+# the folder, export (calibrated and gated on the folder's own split), verify, bench, pack.
+PHOTOS := $(ARTIFACTS)/photos
+photos-example: install data
+	rm -rf $(PHOTOS) && $(BIN)/python -m fashion_edge.train.examples $(PHOTOS)
+	$(FE) train --data $(PHOTOS) --model edge --image-size 64 64 --name edge-photos --out $(ARTIFACTS)
+	$(FE) export $(ARTIFACTS)/edge-photos
+	$(FE) verify $(ARTIFACTS)/edge-photos/bundle
+	$(FE) bench --bundle $(ARTIFACTS)/edge-photos/bundle
+	$(FE) pack $(ARTIFACTS)/edge-photos/bundle --out $(ARTIFACTS)/dist
 
 # The suite, then its numeric part (training + export + parity gate) again on TensorFlow's other CPU
 # kernels: oneDNN on/off give other float results, as another CPU would, so a change that passes on

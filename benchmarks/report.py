@@ -43,17 +43,21 @@ def _manifests(dirs: list[Path]) -> list[Manifest]:
 
 def training_section(dirs: list[Path]) -> list[str]:
     lines = ["## Training", "",
-             "Real Fashion-MNIST; validation split from the training set; test set (10,000 images) used "
-             "only for the figure below.", "",
-             "| model | parameters | epochs | test accuracy | worst class | train time |",
-             "|---|---:|---:|---:|---|---:|"]
+             "Fashion-MNIST models: the real dataset, validation split from the training set, the 10,000 test images "
+             "used only for the figure below. Image-folder models: the folder's own test part (split by seed, or "
+             "its test/ folder), never seen in training.", "",
+             "| model | data | parameters | epochs | test accuracy | worst class | train time |",
+             "|---|---|---:|---:|---:|---|---:|"]
     for d in dirs:
         m = _load(d / "metrics.json")
         if not m:
             continue
         worst = min(m["per_class_accuracy"].items(), key=lambda kv: kv[1])
-        lines.append(f"| {m['model']} | {m['params']:,} | {m['epochs']} | {100 * m['test_accuracy']:.2f}% "
-                     f"| {worst[0]} {100 * worst[1]:.1f}% | {m['train_seconds']:.0f} s |")
+        data = m.get("data") if isinstance(m.get("data"), dict) else None
+        source = (f"image folder `{Path(data['root']).name}`, {'x'.join(map(str, data['image_size']))} {data['color']}"
+                  if data else "Fashion-MNIST")
+        lines.append(f"| {d.name} | {source} | {m['params']:,} | {m['epochs']} | {100 * m['test_accuracy']:.2f}% "
+                     f"of {m['test_images']:,} | {worst[0]} {100 * worst[1]:.1f}% | {m['train_seconds']:.0f} s |")
     lines.append("")
     for d in dirs:
         lines.append(f"- `{d.name}`: [curves]({d.name}/training_curves.png), "

@@ -70,3 +70,13 @@ def test_predict_and_serve_answer_with_the_folders_classes(trained):
         assert reply.json()["label"] == predicted["label"]
     finally:
         server.stop()
+
+
+def test_the_report_shows_the_folder_model_its_split_and_the_loader_check(trained):
+    model_dir, photos, classes = trained
+    result = run("report", "--artifacts", model_dir.parent)
+    assert result.returncode == 0, result.stderr
+    report = (model_dir.parent / "REPORT.md").read_text(encoding="utf-8")
+    assert f"| shapes | image folder `{photos.name}`, 32x32 rgb |" in report
+    assert "split by seed 0" in report and "Training against deployment preprocessing" in report
+    assert "differ / allowed" in report
