@@ -18,7 +18,7 @@ from fashion_edge.train.folder import (
 )
 
 from folder_data import (
-    DEFAULT_NAMES_12, SHAPE_COLOURS, corrupt_image, make_shapes_folder, make_split_folder, write_odd,
+    DEFAULT_NAMES_12, SHAPE_COLOURS, corrupt_image, make_shapes_folder, make_split_folder,
 )
 
 RGB = contract_for(32, 48, 3, preprocessing("photo-v1", resize="crop"))
