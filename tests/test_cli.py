@@ -84,7 +84,7 @@ def test_train_then_report(tmp_path):
     result = run("report", "--artifacts", str(tmp_path))
     assert result.returncode == 0, result.stderr
     report = (tmp_path / "REPORT.md").read_text()
-    assert "| linear | 7,850 | 1 |" in report
+    assert "| linear | Fashion-MNIST | 7,850 | 1 |" in report
 
 
 @pytest.mark.parametrize("command", [["info", "{bundle}"], ["predict", "x.png", "--bundle", "{bundle}"],
