@@ -76,13 +76,9 @@ def _check_colour(colour: Colour | None, channels: int) -> None:
 
 
 def _from_folder(root: Path, options: DataOptions, trained: Mapping[str, Any], shape: tuple[int, int, int]) -> ExportData:
-    from fashion_edge.train.folder import scan_folder, image_set
+    from fashion_edge.train.folder import image_set, rescan
 
-    split = trained.get("split") or {}
-    seed = options.split_seed if options.split_seed is not None else split.get("seed") or 0
-    fractions = split.get("fractions") or {}
-    folder = scan_folder(root, seed=seed, **{f"{k}_fraction": float(v) for k, v in fractions.items()
-                                             if k in ("val", "test")})
+    folder = rescan(root, trained.get("split") or {}, options.split_seed)
     recipe = preprocessing(PHOTO, resize=options.resize or Resize(trained.get("resize", Resize.STRETCH.value)),
                            interpolation=options.interpolation or Interpolation(trained.get("interpolation",
                                                                                             Interpolation.BILINEAR.value)))

@@ -91,14 +91,12 @@ def test_set_for(bundle: "Bundle", folder: str | os.PathLike | None = None) -> t
 
 
 def _folder_test_set(bundle: "Bundle", root: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    from fashion_edge.train.folder import is_image_folder, load_frames, scan_folder
+    from fashion_edge.train.folder import is_image_folder, load_frames, rescan
 
     record = bundle.manifest.data
     if not is_image_folder(root):
         return None
-    split = dict(record.split)
-    fractions = {f"{k}_fraction": float(v) for k, v in (split.get("fractions") or {}).items() if k in ("val", "test")}
-    gate = scan_folder(root, seed=split.get("seed") or 0, **fractions).parts["test"]
+    gate = rescan(root, record.split).parts["test"]
     loaded = load_frames(gate.paths, bundle.manifest.input, skip_bad=True)
     if len(loaded.kept) != record.gate_images:
         return None     # the folder changed since export: its figures are not comparable

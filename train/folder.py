@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -203,6 +203,14 @@ def _from_subfolders(root: Path, folders: list[Path]) -> ImageFolder:
     parts = {p: _part(scanned[p][1] if p in scanned else [[] for _ in classes]) for p in PARTS}
     split = FolderSplit(SplitSource.SUBFOLDERS, None, {}, {p: len(parts[p]) for p in PARTS})
     return ImageFolder(root, classes, parts, split)
+
+
+def rescan(root: Path, split: Mapping[str, Any], seed: int | None = None) -> ImageFolder:
+    """`root` split as a recorded `FolderSplit.to_json()` says (its seed unless `seed` is given, its fractions):
+    how export and verify find the same held-out images training or export used."""
+    fractions = split.get("fractions") or {}
+    return scan_folder(root, seed=seed if seed is not None else split.get("seed") or 0,
+                       **{f"{k}_fraction": float(v) for k, v in fractions.items() if k in ("val", "test")})
 
 
 def split_sizes(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
