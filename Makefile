@@ -14,7 +14,7 @@ EXTRAS := train,export,metadata,litert,onnx,serve,dev
 # The demo's own models: what their TFLite metadata and model cards say about who made them.
 ABOUT := --author fashion-edge --licence Apache-2.0
 
-.PHONY: demo test test-fast tiny-bundles data install clean pi-check kit serve-study web chromium photos-example
+.PHONY: demo test test-fast tiny-bundles data install clean pi-check kit serve-study web chromium photos-example gl-libs
 
 demo: web install data chromium
 	$(FE) train --model linear --out $(ARTIFACTS)
@@ -99,7 +99,13 @@ $(VENV)/.deps: pyproject.toml
 	$(BIN)/pip install --quiet ".[$(EXTRAS)]"
 	touch $@
 
-install: $(VENV)/.deps
+# mediapipe's native library (the metadata extra: TFLite metadata, MediaPipe's ImageClassifier) links
+# EGL and GLES even when it computes on the CPU: Debian's libegl1 and libgles2.
+gl-libs:
+	ldconfig -p | grep -q 'libEGL.so.1 ' && ldconfig -p | grep -q 'libGLESv2.so.2 ' || \
+	  { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y libegl1 libgles2; }
+
+install: gl-libs $(VENV)/.deps
 	rm -rf build
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 

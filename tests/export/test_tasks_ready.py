@@ -160,3 +160,17 @@ def test_a_label_that_would_break_the_label_file_stops_export_before_writing(tmp
     with pytest.raises(UsageError, match="label file"):
         exporter.export(config, log=lambda _: None)
     assert not (tmp_path / "b").exists()
+
+
+def test_the_report_says_what_mediapipe_loads():
+    from fashion_edge.benchmarks.report import tasks_lines
+    from fashion_edge.runtime.tasks_record import Tasks
+
+    manifest = _bundle("tiny-shapes12").manifest
+    text = "\n".join(tasks_lines(manifest))
+    assert "MediaPipe Tasks loads `tasks-float32.tflite`, `tasks-int8.tflite` (TFLite metadata inside)" in text
+    assert "| tasks-int8.tflite | tflite-int8 |" in text and "softmax appended | FAIL |" in text
+    skipped = replace(manifest, tasks=Tasks("skipped", "TFLite metadata skipped: pip install "
+                                                       "'fashion-edge[metadata]'", "r", {}))
+    assert tasks_lines(skipped) == ["", "MediaPipe Tasks: TFLite metadata skipped: pip install "
+                                        "'fashion-edge[metadata]'."]
