@@ -127,8 +127,8 @@ def _verify_mediapipe(args: argparse.Namespace) -> int:
         print("  " + found.describe())
         failed |= not found.passed
     if failed:
-        print(f"fashion-edge: MediaPipe gives the runtime's class on less than {100 * MIN_AGREEMENT:.0f}% of the "
-              "held-out frames, or other labels", file=sys.stderr)
+        print(f"fashion-edge: MediaPipe gives LiteRT's class on the same file on less than {100 * MIN_AGREEMENT:.0f}% "
+              "of the held-out frames, or other labels", file=sys.stderr)
         return 1
     return 0
 
@@ -322,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=None)
     p.add_argument("--mediapipe", action="store_true",
                    help="also run MediaPipe's Python ImageClassifier on the Tasks-ready files over the held-out "
-                        "frames and photos, against the runtime (exit 1 if it gives the runtime's class on fewer than 99%% of the frames; needs fashion-edge[metadata])")
+                        "frames and photos, against LiteRT on the same file and the runtime (exit 1 if it gives LiteRT's class on fewer than 99%% of the frames; needs fashion-edge[metadata])")
     p.set_defaults(run=_run_verify)
 
     p = sub.add_parser("predict", help="classify image files with a bundle (no TensorFlow needed)")

@@ -1,11 +1,13 @@
 """MediaPipe's own Python ImageClassifier on a bundle's Tasks-ready files, against fashion-edge's runtime.
 
-Two readings of the same images separate the model from the preprocessing:
-- frames: the runtime's preprocessed frames (the tensor's size, so MediaPipe resizes nothing) — MediaPipe
-  and the runtime must give the same class; a difference is the file's (softmax requantized in int8);
+Three comparisons separate MediaPipe, the file and the preprocessing:
+- same file: MediaPipe and LiteRT on the same Tasks-ready file and the runtime's preprocessed frames (the
+  tensor's size, so MediaPipe resizes nothing): MediaPipe runs the file as it is meant to run (gated);
+- frames: MediaPipe against the runtime running the format the file was made from (a variant's
+  `based_on`, or the file itself): a difference is the variant's own (an int8 variant requantizes its
+  softmax; its parity against Keras is in the manifest);
 - photos: the decoded photos as they are (Pillow, EXIF-rotated, RGB) — MediaPipe resizes them itself, so
   what differs beyond the frames' figure comes from its resize, not from the model.
-The runtime runs the format the file was made from (a variant's `based_on`, or the file itself).
 """
 from __future__ import annotations
 
@@ -15,11 +17,12 @@ from typing import Sequence
 
 import numpy as np
 
+from fashion_edge.export import evaluate
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.errors import UsageError
 
-MIN_AGREEMENT = 0.99         # same class as the runtime on the held-out frames (MediaPipe resizes nothing)
+MIN_AGREEMENT = 0.99         # same class as LiteRT on the same file and frames (MediaPipe resizes nothing)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Agreement:
     file: str                       # the Tasks-ready file MediaPipe ran
     runtime_format: str             # the format the runtime ran
     images: int
+    same_file: float                # top-1 agreement with LiteRT on the same file and frames
     frames: float                   # top-1 agreement on the runtime's own frames (no resize by MediaPipe)
     photos: float | None            # top-1 agreement on the photos as they are (MediaPipe's resize)
     labels_match: bool              # MediaPipe's category names are the bundle's labels
@@ -36,9 +40,10 @@ class Agreement:
 
     @property
     def passed(self) -> bool:
-        """The file runs in MediaPipe as it runs here: the same class on >= 99% of frames, the same labels.
-        Photos are measured, not gated: their differences are MediaPipe's resize, which the app controls."""
-        return self.frames >= MIN_AGREEMENT and self.labels_match
+        """MediaPipe runs the file as LiteRT does: the same class on >= 99% of frames, the bundle's labels.
+        The rest is measured, not gated: a variant's own parity is gated at export, and photos differ by
+        MediaPipe's resize, which the app controls."""
+        return self.same_file >= MIN_AGREEMENT and self.labels_match
 
     def describe(self) -> str:
         acc = "" if self.accuracy is None else (f" (accuracy {100 * self.accuracy[0]:.2f}% vs "
@@ -49,9 +54,10 @@ class Agreement:
             if self.photo_accuracy is not None:
                 photos += (f" (accuracy {100 * self.photo_accuracy[0]:.2f}% vs "
                            f"{100 * self.photo_accuracy[1]:.2f}%)")
-        return (f"{self.file}: MediaPipe's ImageClassifier vs the runtime ({self.runtime_format}) on "
-                f"{self.images:,} held-out images: same class on frames {100 * self.frames:.2f}%{acc}{photos}; "
-                f"labels {'match' if self.labels_match else 'DIFFER'}; max |score diff| {self.max_score_diff:.3f}")
+        return (f"{self.file}: MediaPipe's ImageClassifier on {self.images:,} held-out images: same class as "
+                f"LiteRT on this file {100 * self.same_file:.2f}%; as the runtime ({self.runtime_format}) on frames "
+                f"{100 * self.frames:.2f}%{acc}{photos}; labels {'match' if self.labels_match else 'DIFFER'}; "
+                f"max |score diff| {self.max_score_diff:.3f}")
 
 
 def check(bundle_dir: Path, frames: np.ndarray, photos: Sequence[Path] | None = None,
@@ -103,12 +109,13 @@ def _one(bundle: Bundle, manifest, file: str, fmt: str, frames: np.ndarray, phot
             if labels is not None:
                 photo_accuracy = (float(np.mean(mp_photos == labels)), float(np.mean(runtime_photos == labels)))
     mp_top = np.asarray([g[0] for g in got])
+    litert = evaluate.logits("litert", bundle.read_file(file), np.ascontiguousarray(rgb)).argmax(1)
     runtime_top = np.asarray([w.label_id for w in want])
     names = all(g[1] == manifest.labels[g[0]] for g in got)
     diff = max(abs(g[2] - float(w.probabilities[g[0]])) for g, w in zip(got, want))
     accuracy = None if labels is None else (float(np.mean(mp_top == labels)), float(np.mean(runtime_top == labels)))
-    return Agreement(file, fmt, len(frames), float(np.mean(mp_top == runtime_top)), on_photos, names, diff,
-                     accuracy, photo_accuracy)
+    return Agreement(file, fmt, len(frames), float(np.mean(mp_top == litert)), float(np.mean(mp_top == runtime_top)),
+                     on_photos, names, diff, accuracy, photo_accuracy)
 
 
 def _top(result) -> tuple[int, str, float]:

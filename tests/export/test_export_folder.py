@@ -155,6 +155,7 @@ def test_mediapipe_runs_the_folder_models_tasks_ready_files_on_its_held_out_phot
     assert sorted(line.split(":")[0].strip() for line in lines) == ["tasks-float32.tflite", "tasks-int8.tflite"]
     for line in lines:
         assert "labels match" in line and "photos at their own size" in line and "accuracy" in line
+        assert "same class as LiteRT on this file 100.00%" in line
 
 
 def test_normalised_pixels_fold_into_the_graph(folder, tmp_path):

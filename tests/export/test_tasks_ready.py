@@ -110,15 +110,18 @@ def _frames(name: str, n: int = 200) -> np.ndarray:
 @pytest.mark.parametrize("name", ["tiny-stripes2", "tiny-shapes12", "tiny-cnn"])
 def test_mediapipe_python_image_classifier_agrees_with_the_runtime(name):
     """MediaPipe's own ImageClassifier on the runtime's frames (tiny-cnn: dataset-style Fashion-MNIST frames,
-    as RGB): the float files give the runtime's class on every frame; int8 variants, requantized with their
-    softmax, on at least 99% (the promise); the labels are the bundle's, non-ASCII names included."""
-    from fashion_edge.export.mediapipe_check import MIN_AGREEMENT, check
+    as RGB) gives LiteRT's class on the same file, the runtime's class with the float files, and the bundle's
+    labels, non-ASCII names included. Margins: MediaPipe ships its own TFLite kernels, which may round a
+    near-tie the other way on another CPU (measured here: 200 of 200 frames alike on every file), so one
+    frame in 200; an int8 variant against the int8 format file is two int8 files, each about 1% off Keras
+    on these tiny models (measured: 99.0-99.5% alike), so 97%."""
+    from fashion_edge.export.mediapipe_check import check
 
     found = check(DATA / name / "bundle", _frames(name))
     assert {a.file for a in found} == set(_bundle(name).manifest.tasks_ready_files())
     for a in found:
-        assert a.labels_match, a.describe()
-        assert a.frames >= (1.0 if "float32" in a.runtime_format else MIN_AGREEMENT), a.describe()
+        assert a.labels_match and a.passed and a.same_file >= 0.995, a.describe()
+        assert a.frames >= (0.995 if "float32" in a.runtime_format else 0.97), a.describe()
         if "float32" in a.runtime_format:
             assert a.max_score_diff < 1e-3, a.describe()      # the same float graph plus a softmax
 
