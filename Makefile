@@ -9,17 +9,20 @@ FE := $(BIN)/fashion-edge
 ARTIFACTS ?= artifacts
 DATA_DIR := /usr/share/datasets/fashion-mnist
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-EXTRAS := train,export,litert,onnx,serve,dev
+EXTRAS := train,export,metadata,litert,onnx,serve,dev
 
-.PHONY: demo test test-fast tiny-bundles data install clean pi-check kit serve-study web chromium photos-example
+# The demo's own models: what their TFLite metadata and model cards say about who made them.
+ABOUT := --author fashion-edge --licence Apache-2.0
+
+.PHONY: demo test test-fast tiny-bundles data install clean pi-check kit serve-study web chromium photos-example gl-libs
 
 demo: web install data chromium
 	$(FE) train --model linear --out $(ARTIFACTS)
 	$(FE) train --model edge --out $(ARTIFACTS)
-	$(FE) export $(ARTIFACTS)/linear
-	$(FE) export $(ARTIFACTS)/edge
-	$(FE) verify $(ARTIFACTS)/linear/bundle
-	$(FE) verify $(ARTIFACTS)/edge/bundle
+	$(FE) export $(ARTIFACTS)/linear $(ABOUT)
+	$(FE) export $(ARTIFACTS)/edge $(ABOUT)
+	$(FE) verify $(ARTIFACTS)/linear/bundle --mediapipe
+	$(FE) verify $(ARTIFACTS)/edge/bundle --mediapipe
 	$(FE) bench --artifacts $(ARTIFACTS) --min-accuracy 0.8
 	$(BIN)/python -m fashion_edge.benchmarks.reliability $(ARTIFACTS)/edge/bundle
 	$(MAKE) serve-study
@@ -39,8 +42,8 @@ PHOTOS := $(ARTIFACTS)/photos
 photos-example: install data
 	rm -rf $(PHOTOS) && $(BIN)/python -m fashion_edge.train.examples $(PHOTOS)
 	$(FE) train --data $(PHOTOS) --model edge --image-size 64 64 --name edge-photos --out $(ARTIFACTS)
-	$(FE) export $(ARTIFACTS)/edge-photos --gate record
-	$(FE) verify $(ARTIFACTS)/edge-photos/bundle
+	$(FE) export $(ARTIFACTS)/edge-photos --gate record $(ABOUT)
+	$(FE) verify $(ARTIFACTS)/edge-photos/bundle --mediapipe
 	$(FE) bench --bundle $(ARTIFACTS)/edge-photos/bundle
 	$(FE) pack $(ARTIFACTS)/edge-photos/bundle --out $(ARTIFACTS)/dist
 
@@ -96,7 +99,13 @@ $(VENV)/.deps: pyproject.toml
 	$(BIN)/pip install --quiet ".[$(EXTRAS)]"
 	touch $@
 
-install: $(VENV)/.deps
+# mediapipe's native library (the metadata extra: TFLite metadata, MediaPipe's ImageClassifier) links
+# EGL and GLES even when it computes on the CPU: Debian's libegl1 and libgles2.
+gl-libs:
+	ldconfig -p | grep -q 'libEGL.so.1 ' && ldconfig -p | grep -q 'libGLESv2.so.2 ' || \
+	  { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y libegl1 libgles2; }
+
+install: gl-libs $(VENV)/.deps
 	rm -rf build
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 

@@ -7,8 +7,11 @@ would get them); Debian's Chromium, driven by Playwright, loads it and runs ever
 offers on the bundle's golden images through `fashionEdge.classifyPixels` (inference only: the
 images already are device frames). Per format: the runtime the page used, median and p90 latency over
 `--rounds` passes after one warm-up pass, and how far the page's logits are from golden.json (the
-exporting host's runtime) within the manifest's tolerance. Then a photo of golden image 0
-(an ankle boot) through the file picker, and a screenshot of what a user sees.
+exporting host's runtime) within the manifest's tolerance. When the manifest lists a Tasks-ready file,
+MediaPipe Tasks' ImageClassifier runs it the same way (same frames, same passes), its scores compared
+with golden.json's outputs of the format it is (or was made from) as probabilities; otherwise the
+page's reason for not offering it is recorded. Then a photo of golden image 0 (an ankle boot) through
+the file picker, and a screenshot of what a user sees.
 
 The browser runs on this machine's CPU with WebAssembly (no GPU): a phone's figures differ; the
 ratios between formats are what carries over. Results: browser.json beside the bundle.
@@ -67,26 +70,52 @@ def measure(bundle: Path, rounds: int, screenshot: Path | None) -> dict:
             formats = {}
             for fmt in ready["formats"]:
                 passes = page.evaluate(RUN_FORMAT, [images, fmt, rounds])
-                timed = passes[1:]                                  # the first pass warms up
-                last = passes[-1]["results"]
-                logits = np.array([r["logits"] for r in last])
                 expected = golden.outputs[fmt].logits
-                formats[fmt] = {
-                    "runtime": last[0]["runtime"],
-                    "images": len(images), "passes": len(timed),
-                    "mean_ms_per_call": statistics.median(p["mean_ms"] for p in timed),
-                    "p90_call_ms": float(np.percentile([r["latency_ms"] for p in timed for r in p["results"]], 90)),
-                    "max_abs_dlogit": float(np.abs(logits - expected).max()),
-                    "golden_atol": loaded.entry(fmt).golden_atol,
-                    "top1_equal": int((logits.argmax(1) == expected.argmax(1)).sum()),
-                }
+                formats[fmt] = {**_timed(passes, expected), "golden_atol": loaded.entry(fmt).golden_atol}
+            mediapipe = _mediapipe(page, ready["mediapipe"], images, rounds, loaded)
             photo = _photo_result(page, loaded, screenshot)
             version = browser.version
             browser.close()
     finally:
         server.stop()
     return {"browser": f"Chromium {version}", "page_default_format": ready["format"], "rounds": rounds,
-            "formats": formats, "photo": photo}
+            "formats": formats, "mediapipe": mediapipe, "photo": photo}
+
+
+def _timed(passes: list[dict], expected: np.ndarray) -> dict:
+    """One runtime's passes over the golden images: latency (warm-up pass dropped) and its last pass's
+    outputs against `expected` (golden.json's, in the same terms: logits or probabilities)."""
+    timed = passes[1:]                                  # the first pass warms up
+    last = passes[-1]["results"]
+    outputs = np.array([r["logits"] for r in last])
+    return {
+        "runtime": last[0]["runtime"],
+        "images": len(last), "passes": len(timed),
+        "mean_ms_per_call": statistics.median(p["mean_ms"] for p in timed),
+        "p90_call_ms": float(np.percentile([r["latency_ms"] for p in timed for r in p["results"]], 90)),
+        "max_abs_dlogit": float(np.abs(outputs - expected).max()),
+        "top1_equal": int((outputs.argmax(1) == expected.argmax(1)).sum()),
+    }
+
+
+def _mediapipe(page, offered: dict, images: list, rounds: int, bundle: Bundle) -> dict:
+    """The page's MediaPipe Tasks runtime on the golden images, as the formats are timed, or why it is not offered.
+
+    Its scores are probabilities (Tasks-ready files end in a softmax): they are compared with golden.json's
+    outputs of `based_on` as probabilities. A format file MediaPipe loads as it is must match within that
+    format's golden_atol; a variant is another graph (RGB in, softmax appended, re-quantized), recorded
+    without a tolerance (its gate against Keras is in manifest.json's tasks.files)."""
+    if not offered["available"]:
+        return {"available": False, "reason": offered["reason"]}
+    based_on = offered["based_on"]
+    golden = bundle.golden().outputs[based_on].logits
+    if bundle.manifest.output.is_logits:
+        golden = np.exp(golden - golden.max(1, keepdims=True))
+        golden /= golden.sum(1, keepdims=True)
+    passes = page.evaluate(RUN_FORMAT, [images, "mediapipe", rounds])
+    tolerance = None if offered["variant"] else bundle.entry(based_on).golden_atol
+    return {"available": True, "file": offered["file"], "based_on": based_on, "variant": offered["variant"],
+            **_timed(passes, golden), "golden_atol": tolerance}
 
 
 def _photo_result(page, bundle: Bundle, screenshot: Path | None) -> dict:
@@ -116,6 +145,18 @@ def render_markdown(results: dict) -> str:
     for fmt, r in results["formats"].items():
         lines.append(f"| {fmt} | {r['runtime']} | {r['mean_ms_per_call']:.3f} | {r['p90_call_ms']:.2f} | "
                      f"{r['max_abs_dlogit']:.2e} ({r['golden_atol']:.1e}) | {r['top1_equal']}/{r['images']} |")
+    mediapipe = results.get("mediapipe")
+    if mediapipe and mediapipe["available"]:
+        tolerance = f"{mediapipe['golden_atol']:.1e}" if mediapipe["golden_atol"] is not None else "no tolerance"
+        lines.append(f"| {mediapipe['file']} (Tasks-ready) | {mediapipe['runtime']} | {mediapipe['mean_ms_per_call']:.3f} | "
+                     f"{mediapipe['p90_call_ms']:.2f} | {mediapipe['max_abs_dlogit']:.2e} ({tolerance}) | "
+                     f"{mediapipe['top1_equal']}/{mediapipe['images']} |")
+        made = "a variant made from" if mediapipe["variant"] else "the file of"
+        lines += ["", f"MediaPipe Tasks' ImageClassifier runs {mediapipe['file']}, {made} {mediapipe['based_on']}, on "
+                      f"the same frames and passes; its scores are compared with golden.json's {mediapipe['based_on']} "
+                      "outputs as probabilities."]
+    elif mediapipe:
+        lines += ["", f"MediaPipe Tasks: not offered by the page ({mediapipe['reason']})."]
     photo = results["photo"]
     lines += ["", f"Shop photo of test image 0 (true label: {photo['true_label']}) through the file picker: "
               f"{'; '.join(photo['top3'])} ({photo['timing']})."]
@@ -138,8 +179,13 @@ def main(argv=None) -> int:
     write_text_atomic(out, json.dumps(results, indent=2))
     print(render_markdown(results))
     print(f"wrote {out}")
-    # A different answer on a golden image fails the run; latency and logit drift are reported.
-    return 0 if all(r["top1_equal"] == r["images"] for r in results["formats"].values()) else 1
+    # A different answer on a golden image fails the run (MediaPipe's too, on a file it loads as it is);
+    # latency and logit drift are reported.
+    runs = list(results["formats"].values())
+    mediapipe = results["mediapipe"]
+    if mediapipe["available"] and not mediapipe["variant"]:
+        runs.append(mediapipe)
+    return 0 if all(r["top1_equal"] == r["images"] for r in runs) else 1
 
 
 if __name__ == "__main__":

@@ -86,6 +86,7 @@ def export_section(dirs: list[Path]) -> list[str]:
                          f"| {p.flips:,} / {p.allowed_flips:,} of {p.images:,} "
                          f"| {p.max_abs_logit_diff:.2e} | {e.parity_backend} | {'pass' if p.passed else 'FAIL'} |")
         lines += data_lines(manifest)
+        lines += tasks_lines(manifest)
         lines += calibration_lines(manifest)
         for check in manifest.size_checks:
             lines += ["", f"{check.format} / {check.of} size: {100 * check.ratio:.1f}% (limit {100 * check.max:.0f}%"
@@ -109,6 +110,24 @@ def data_lines(manifest: Manifest) -> list[str]:
                       f"on the {check.images:,} held-out images as Keras' {check.loader} reads them and "
                       f"{100 * check.recipe_accuracy:.2f}% through the bundle's recipe ({100 * check.gap:+.2f} pp; "
                       f"the two readings agree on {100 * check.agreement:.2f}% of top-1 answers)."]
+    return lines
+
+
+def tasks_lines(manifest: Manifest) -> list[str]:
+    """MediaPipe Tasks: the files its ImageClassifier loads as they are, the variants and their parity."""
+    tasks = manifest.tasks
+    if tasks is None:
+        return []
+    if not tasks.written:
+        return ["", f"MediaPipe Tasks: {tasks.note}."]
+    lines = ["", f"MediaPipe Tasks loads {', '.join(f'`{f}`' for f in manifest.tasks_ready_files()) or 'no file'} "
+                 f"(TFLite metadata inside). {tasks.recipe[0].upper()}{tasks.recipe[1:]}."]
+    if tasks.files:
+        lines += ["", "| Tasks-ready variant | based on | size | accuracy | agreement | changes | verdict |",
+                  "|---|---|---:|---:|---:|---|---|"]
+        lines += [f"| {f.file} | {f.based_on} | {f.bytes / 1024:,.1f} KiB | {100 * f.accuracy:.2f}% "
+                  f"| {100 * f.agreement:.2f}% | {', '.join(f.changes)} | {'pass' if f.passed else 'FAIL'} |"
+                  for f in tasks.files]
     return lines
 
 

@@ -85,6 +85,7 @@ def _run_export(args: argparse.Namespace) -> int:
     from fashion_edge.runtime.contract import Colour
     from fashion_edge.runtime.errors import UsageError
     from fashion_edge.runtime.recipes import Interpolation, Resize
+    from fashion_edge.runtime.tasks_record import About
 
     if (args.mean is None) != (args.std is None):
         raise UsageError("--mean and --std go together (a model trained on (pixel - mean) / std)")
@@ -94,8 +95,9 @@ def _run_export(args: argparse.Namespace) -> int:
                        interpolation=args.interpolation and Interpolation(args.interpolation),
                        colour=args.color and Colour(args.color), labels_file=args.labels,
                        skip_bad_images=args.skip_bad_images)
+    about = About(args.description or "", args.model_version or "", args.author or "", args.licence or "")
     config = ExportConfig(model_dir=Path(args.source), data_dir=args.data, out=args.out, data=data,
-                          normalisation=normalisation, enforce_gate=args.gate == "enforce")
+                          normalisation=normalisation, enforce_gate=args.gate == "enforce", about=about)
     if args.formats:
         config = dataclasses.replace(config, formats=tuple(args.formats.split(",")))
     result = export(config)
@@ -108,6 +110,26 @@ def _run_verify(args: argparse.Namespace) -> int:
 
     checks = verify(Path(args.bundle), data_dir=args.data)
     print(f"{args.bundle}: {len(checks)} formats verified")
+    if args.mediapipe:
+        return _verify_mediapipe(args)
+    return 0
+
+
+def _verify_mediapipe(args: argparse.Namespace) -> int:
+    """MediaPipe's Python ImageClassifier on the Tasks-ready files, against the runtime, on the held-out images."""
+    from fashion_edge.export.mediapipe_check import MIN_AGREEMENT, check, held_out
+    from fashion_edge.runtime.extras import require
+
+    require("mediapipe", "metadata", "running MediaPipe's ImageClassifier")
+    frames, labels, photos = held_out(Path(args.bundle), args.data)
+    failed = False
+    for found in check(Path(args.bundle), frames, photos, labels):
+        print("  " + found.describe())
+        failed |= not found.passed
+    if failed:
+        print(f"fashion-edge: MediaPipe gives LiteRT's class on the same file on less than {100 * MIN_AGREEMENT:.0f}% "
+              "of the held-out frames, or other labels", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -286,11 +308,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gate", choices=["enforce", "record"], default="enforce",
                    help="record: write the bundle even when a format breaches the parity gate, the verdict kept "
                         "in the manifest (experiments, device checks); default: enforce")
+    about = p.add_argument_group("about the model", "written into the TFLite metadata, the manifest and the model "
+                                                    "card (bundle/README.md)")
+    about.add_argument("--description", default=None, help="what the model does (default: from its input and labels)")
+    about.add_argument("--model-version", default=None, metavar="VERSION", help="the model's version (default: 1)")
+    about.add_argument("--author", default=None, help="who made it (default: unknown)")
+    about.add_argument("--licence", "--license", dest="licence", default=None,
+                       help="its licence, e.g. Apache-2.0 (default: unspecified)")
     p.set_defaults(run=_run_export, tensorflow=True)
 
     p = sub.add_parser("verify", help="re-check a bundle: hashes, golden outputs, test-set accuracy")
     p.add_argument("bundle", help="e.g. artifacts/edge/bundle")
     p.add_argument("--data", type=Path, default=None)
+    p.add_argument("--mediapipe", action="store_true",
+                   help="also run MediaPipe's Python ImageClassifier on the Tasks-ready files over the held-out "
+                        "frames and photos, against LiteRT on the same file and the runtime (exit 1 if it gives LiteRT's class on fewer than 99%% of the frames; needs fashion-edge[metadata])")
     p.set_defaults(run=_run_verify)
 
     p = sub.add_parser("predict", help="classify image files with a bundle (no TensorFlow needed)")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from fashion_edge.export import device_checks, evaluate, onnx_export, ort_export, sensitivity, tflite_export
+from fashion_edge.export import device_checks, evaluate, onnx_export, onnx_metadata, ort_export, sensitivity, tflite_export
 from fashion_edge.export.calibration import Choice, HeldOut, search
 from fashion_edge.runtime.backends import choose_backend
 from fashion_edge.runtime.errors import FashionEdgeError
@@ -31,9 +31,11 @@ class Built:
 
 
 class BuildContext:
-    def __init__(self, model, workdir: Path, held_out: HeldOut, name: str = "") -> None:
+    def __init__(self, model, workdir: Path, held_out: HeldOut, name: str = "",
+                 onnx_properties: dict[str, str] | None = None) -> None:
         self.model, self.workdir, self.held_out = model, workdir, held_out
         self.name = name or model.name          # the bundle's model name: the key of per-model gates
+        self.onnx_properties = onnx_properties or {}   # metadata_props every ONNX file carries (labels, contract)
         self._built: dict[str, Built] = {}
         self._reports: dict[str, DeviceReport] = {}
         self._saved_models: dict[bool, Path] = {}
@@ -121,7 +123,7 @@ def _rescued(ctx: BuildContext, fmt: Format, recipes, choice: Choice, min_agreem
 
 @converter("onnx-float")
 def _onnx_float(ctx: BuildContext, fmt: Format) -> Built:
-    return Built(onnx_export.convert_float(ctx.model))
+    return Built(_onnx_stamped(ctx, onnx_export.convert_float(ctx.model)))
 
 
 @converter("onnx-qdq")
@@ -129,7 +131,13 @@ def _onnx_qdq(ctx: BuildContext, fmt: Format) -> Built:
     source = ctx.build(fmt.source).model
     choice = ctx.search(fmt, onnx_export.INT8_RECIPES,
                         lambda recipe, images: onnx_export.quantize_int8(source, images, recipe))
-    return Built(choice.model, choice, output_step=onnx_export.output_step(choice.model))
+    model = _onnx_stamped(ctx, choice.model)   # the quantizer keeps metadata_props but renames the producer
+    return Built(model, replace(choice, model=model), output_step=onnx_export.output_step(model))
+
+
+def _onnx_stamped(ctx: BuildContext, model: bytes) -> bytes:
+    """The ONNX file with the bundle's metadata_props and fashion-edge as its producer (ORT files keep both)."""
+    return onnx_metadata.with_metadata(model, ctx.onnx_properties) if ctx.onnx_properties else model
 
 
 @converter("ort")

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from fashion_edge.export import evaluate, vectors
+from fashion_edge.export import evaluate, onnx_metadata, tasks_ready, tflite_metadata, vectors
 from fashion_edge.export.calibration import HeldOut
 from fashion_edge.export.converters import BuildContext
 from fashion_edge.export.export_data import DataOptions, ExportData, export_data
@@ -26,6 +26,7 @@ from fashion_edge.runtime.sensitivity_record import format_report
 from fashion_edge.runtime.backends import choose_backend, open_backend
 from fashion_edge.runtime.backends.onnx import session_config as onnx_session_config
 from fashion_edge.runtime.bundle import describe_device, sha256_bytes
+from fashion_edge.runtime import model_card
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.extras import require
 from fashion_edge.runtime.contract import InputContract, OutputContract, OutputKind, Preprocessing
@@ -36,6 +37,7 @@ from fashion_edge.runtime.quiet import captured_native_output
 from fashion_edge.runtime.session import Session
 from fashion_edge.runtime.provenance import LoaderCheck
 from fashion_edge.train.artifacts import library_versions, staged_dir
+from fashion_edge.runtime.tasks_record import About, ClassAccuracy, Tasks, TasksFile
 from fashion_edge.train.datasets import ImageSet
 
 GOLDEN_IMAGES = 32              # golden.json's images: at most this many,
@@ -66,6 +68,8 @@ class ExportConfig:
     # An image folder's resize mode, filter, colour, label file, bad images (export_data.DataOptions).
     data: DataOptions = DataOptions()
     normalisation: Normalisation | None = None   # --mean/--std: folded into the graph before the model
+    # Who made the model and on what terms: the TFLite metadata and the model card (empty fields: about_for).
+    about: About | None = None
     # Testing hook: replaces the calibration pool (e.g. with wrong data, to prove the gate bites).
     calibration_override: np.ndarray | None = field(default=None, compare=False, repr=False)
 
@@ -110,22 +114,91 @@ def export(config: ExportConfig, log: Callable[[str], None] = print) -> ExportRe
         f"{contract.preprocessing.id}; Keras test accuracy {100 * reference.keras_accuracy:.2f}% on "
         f"{len(reference.labels):,} held-out images; int8 recipes judged on {len(reference.held_out.images):,} "
         f"validation images")
+    labels = tuple(data.images.classes)
+    tflite_metadata.check_labels(labels)          # before anything is written
+    about = about_for(config.about, source.name, contract, labels)
+    skipped = tflite_metadata.missing()
     checked = _loader_check(model, data, reference, log)
     golden_n = golden_count(contract, len(reference.test))
     out = Path(config.out) if config.out else source.default_out
     with tempfile.TemporaryDirectory() as tmp, staged_dir(out) as stage:
-        ctx = BuildContext(model, Path(tmp), reference.held_out, source.name)
+        props = onnx_metadata.properties(labels, contract, output, source.name)
+        ctx = BuildContext(model, Path(tmp), reference.held_out, source.name, onnx_properties=props)
+        stamp = None if skipped else (lambda blob: tflite_metadata.write(blob, source.name, about, labels))
         entries, outputs = {}, {}
         for name in config.formats:
-            entries[name], outputs[name] = _export_format(ctx, name, source.name, reference, golden_n, stage, log)
-        manifest = _manifest(model, source.name, data.images.classes, contract, output, ctx, reference, entries, config)
-        manifest = replace(manifest, data=data.record, loader_check=checked)
+            entries[name], outputs[name] = _export_format(ctx, name, source.name, reference, golden_n, stage, log,
+                                                          contract, output, stamp)
+        tasks = _tasks(ctx, entries, contract, output, reference, stage, stamp, skipped, log)
+        manifest = _manifest(model, source.name, labels, contract, output, ctx, reference, entries, config)
+        manifest = replace(manifest, data=data.record, loader_check=checked, about=about, tasks=tasks,
+                           class_accuracy=_class_accuracy(reference, outputs, len(labels)))
         if config.enforce_gate:
             _gate(manifest)
         built = vectors.build(contract, reference.test) if config.preprocessing_vectors else None
         golden = _golden(contract, reference, golden_n, outputs, built and built.vectors)
         manifest = _write(stage, manifest, golden, built.files if built else {})
     return ExportResult(out, manifest)
+
+
+def about_for(given: About | None, name: str, contract: InputContract, labels: tuple[str, ...]) -> About:
+    """The given fields, each empty one from the defaults: a description from the contract, version 1,
+    author unknown, licence unspecified (a model's author and licence are its owner's to state)."""
+    shown = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
+    default = About(f"{name}: classifies a {contract.height}x{contract.width} {contract.colour.value} image into "
+                    f"{len(labels)} classes ({shown})", "1", "unknown", "unspecified")
+    if given is None:
+        return default
+    return About(*(g.strip() or d for g, d in zip((given.description, given.version, given.author, given.licence),
+                                                  (default.description, default.version, default.author,
+                                                   default.licence))))
+
+
+def _tasks(ctx: BuildContext, entries: dict[str, FormatEntry], contract: InputContract, output: OutputContract,
+           reference: Reference, stage: Path, stamp: Callable[[bytes], bytes] | None, skipped: str | None,
+           log: Callable[[str], None]) -> Tasks | None:
+    """MediaPipe Tasks: which TFLite files it loads as they are, and a gated, stamped variant for the others."""
+    if not any(name.startswith("tflite-") for name in entries):
+        return None
+    verdicts, variants = tasks_ready.plan(entries, contract, output)
+    recipe = tasks_ready.recipe_note(contract)
+    if stamp is None:
+        log(f"  {skipped}")
+        unready = {name: replace(v, ready=False, reasons=v.reasons + ("no TFLite metadata",), variant=None)
+                   for name, v in verdicts.items()}
+        return Tasks("skipped", skipped or "", recipe, unready)
+    files: list[TasksFile] = []
+    for variant in variants:
+        start = time.perf_counter()
+        base = ctx.build(variant.based_on) if variant.based_on in entries else None
+        chosen = base.choice.recipe if base is not None and base.choice else None
+        with captured_native_output():
+            blob = stamp(tasks_ready.build(ctx.model, variant, ctx.workdir, ctx.held_out.pool, chosen))
+        gated = tasks_ready.gate(variant, blob, ctx.name, reference.test, reference.labels,
+                                 reference.keras_logits, output)
+        (stage / variant.file).write_bytes(blob)
+        files.append(gated)
+        verdict = "ok" if gated.passed else "FAIL: " + "; ".join(gated.failures)
+        log(f"  {variant.file:22s} {gated.bytes:>9,} B  acc {100 * gated.accuracy:.2f}%  agree "
+            f"{100 * gated.agreement:.2f}%  ({', '.join(variant.changes)}) [{time.perf_counter() - start:.1f} s]  "
+            f"{verdict}")
+    ready = [entries[n].file for n, v in verdicts.items() if v.ready] + [f.file for f in files]
+    log(f"  MediaPipe Tasks loads: {', '.join(ready) or 'none'}")
+    return Tasks("written", "TFLite Metadata (labels, normalisation, RGB, value range) on every Tasks-ready file",
+                 recipe, verdicts, tuple(files))
+
+
+def _class_accuracy(reference: Reference, outputs: dict[str, GoldenOutput], classes: int) -> ClassAccuracy:
+    """Top-1 accuracy per class on the held-out images: Keras' and each file's."""
+    labels = reference.labels
+    images = np.bincount(labels, minlength=classes)
+
+    def per_class(top1: np.ndarray) -> tuple[float, ...]:
+        right = np.bincount(labels[top1 == labels], minlength=classes)
+        return tuple(float(r / n) if n else 0.0 for r, n in zip(right, images))
+
+    return ClassAccuracy(tuple(int(n) for n in images), per_class(reference.keras_logits.argmax(1)),
+                         {name: per_class(o.test_top1) for name, o in outputs.items()})
 
 
 def _loader_check(model, data: ExportData, reference: Reference, log: Callable[[str], None]) -> LoaderCheck | None:
@@ -173,26 +246,33 @@ def _reference(model, data: ImageSet, seed: int, config: ExportConfig) -> Refere
 
 
 def _export_format(ctx: BuildContext, name: str, model: str, reference: Reference, golden_n: int, stage: Path,
-                   log: Callable[[str], None]) -> tuple[FormatEntry, GoldenOutput]:
-    """Build one file, run it in its runtime on all test images, and describe it for the manifest."""
+                   log: Callable[[str], None], contract: InputContract, output: OutputContract,
+                   stamp: Callable[[bytes], bytes] | None) -> tuple[FormatEntry, GoldenOutput]:
+    """Build one file (with TFLite metadata if MediaPipe loads it as it is), run it in its runtime on all test
+    images, and describe it for the manifest."""
     fmt = FORMATS[name]
     start = time.perf_counter()
     with captured_native_output():
         built = ctx.build(name)
         device = ctx.device_report(name)
-    (stage / fmt.filename).write_bytes(built.model)
+    blob = built.model
     backend = choose_backend(name)
-    session = Session(open_backend(backend, built.model))  # its tensors describe the file in the manifest
-    logits = evaluate.logits(backend, built.model, reference.test)
+    session = Session(open_backend(backend, blob))  # its tensors describe the file in the manifest
+    if stamp and fmt.family == "tflite" and not tasks_ready.reasons(
+            session.backend.input.dtype, session.backend.output.dtype, contract, output):
+        blob = stamp(blob)
+        session = Session(open_backend(backend, blob))
+    (stage / fmt.filename).write_bytes(blob)
+    logits = evaluate.logits(backend, blob, reference.test)
     parity = compare(name, model, reference.keras_logits, logits, reference.labels)
     inp, out = session.backend.input, session.backend.output
     recipe_of = calibrated_as(name)
     entry = FormatEntry(
-        name, fmt.filename, len(built.model), sha256_bytes(built.model),
+        name, fmt.filename, len(blob), sha256_bytes(blob),
         inp, out,
         backend, parity, fmt.golden_atol(out.scale or built.output_step), device,
         ctx.build(recipe_of).choice.recipe.name if recipe_of else None, built.ort,
-        onnx_session_config(built.model) if fmt.family != "tflite" else {})
+        onnx_session_config(blob) if fmt.family != "tflite" else {})
     verdict = "ok" if parity.passed else "FAIL: " + "; ".join(parity.failures)
     log(f"  {name:15s} {entry.bytes:>9,} B  acc {100 * parity.accuracy:.2f}%  agree {100 * parity.agreement:.2f}%  "
         f"max|Δ| {parity.max_abs_logit_diff:.2e}  [{backend}, {time.perf_counter() - start:.1f} s]  {verdict}")
@@ -227,14 +307,17 @@ def _golden(contract: InputContract, reference: Reference, n: int, outputs: dict
 
 
 def _write(stage: Path, manifest: Manifest, golden: Golden, files: dict[str, bytes]) -> Manifest:
-    """Assets first (their hashes go into the manifest), the manifest last."""
+    """Assets first (their hashes go into the manifest), the manifest last. The model card is rendered from
+    the manifest with every other asset listed, then listed itself."""
     assets = {"labels.txt": ("\n".join(manifest.labels) + "\n").encode("utf-8"),
               "golden.json": json.dumps(golden.to_json(), separators=(",", ":")).encode(),
               **files}
+    listed = lambda found: tuple(Asset(n, len(d), sha256_bytes(d)) for n, d in found.items())  # noqa: E731
+    assets[model_card.FILE] = model_card.render(replace(manifest, assets=listed(assets))).encode("utf-8")
     for name, data in assets.items():
         (stage / name).parent.mkdir(exist_ok=True)
         (stage / name).write_bytes(data)
-    manifest = replace(manifest, assets=tuple(Asset(n, len(d), sha256_bytes(d)) for n, d in assets.items()))
+    manifest = replace(manifest, assets=listed(assets))
     raw = manifest.to_json()
     Manifest.from_json(raw)  # the exporter writes only what every reader accepts
     (stage / "manifest.json").write_text(json.dumps(raw, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -243,6 +326,7 @@ def _write(stage: Path, manifest: Manifest, golden: Golden, files: dict[str, byt
 
 def _gate(manifest: Manifest) -> None:
     failures = [f"{name}: {f}" for name, e in manifest.formats.items() for f in e.parity.failures]
+    failures += [f"{f.file}: {x}" for f in (manifest.tasks.files if manifest.tasks else ()) for x in f.failures]
     failures += [f"{c.format} is {100 * c.ratio:.0f}% of {c.of} (max {100 * c.max:.0f}%)"
                  for c in manifest.size_checks if not c.passed]
     if failures:

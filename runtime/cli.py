@@ -8,17 +8,8 @@ import sys
 from fashion_edge.runtime.backends import backends_for
 from fashion_edge.runtime.bundle import Bundle, describe_device
 from fashion_edge.runtime.classifier import Classifier
-from fashion_edge.runtime.contract import Preprocessing
 from fashion_edge.runtime.errors import FashionEdgeError
-
-
-def describe_preprocessing(p: Preprocessing) -> str:
-    """`photo-v1 (resize stretch, interpolation bilinear, background 255,255,255)`: the recipe and its parameters."""
-    def value(v) -> str:
-        return ",".join(map(str, v)) if isinstance(v, tuple) else getattr(v, "value", str(v))
-
-    params = ", ".join(f"{k} {value(v)}" for k, v in p.parameters.items())
-    return f"{p.id} ({params})" if params else p.id
+from fashion_edge.runtime.model_card import describe_preprocessing, summary
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -80,4 +71,8 @@ def run_info(args: argparse.Namespace) -> int:
             best = max(c.validation_agreement for c in choice.candidates)
             print(f"{name:16s}{choice.chosen.name} ({100 * best:.2f}% of {choice.validation_images:,} validation "
                   f"images; {len(choice.candidates)} recipes tried)")
+    print()
+    print("model card (README.md: use, data, accuracy per class, parity, how to run)")
+    for line in summary(m):
+        print(line)
     return 0

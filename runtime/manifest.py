@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any, Callable, Mapping, TypeVar
 
 from fashion_edge.runtime.contract import Colour, InputContract, OutputContract, OutputKind, Preprocessing
@@ -22,6 +23,7 @@ from fashion_edge.runtime.formats import FORMATS, Gate
 from fashion_edge.runtime.provenance import DataRecord, LoaderCheck
 from fashion_edge.runtime.recipes import FASHION_MNIST
 from fashion_edge.runtime.sensitivity_record import Sensitivity
+from fashion_edge.runtime.tasks_record import About, ClassAccuracy, Tasks
 
 SCHEMA_VERSION = 3
 READABLE_SCHEMAS = (2, 3)
@@ -202,6 +204,13 @@ class OrtBuild:
 
     def to_json(self) -> dict:
         return {"optimization_style": self.optimization_style, "required_operators": self.required_operators}
+
+
+def check_sha256(o: Obj, key: str = "sha256") -> str:
+    sha = o.str(key)
+    if not _SHA256.fullmatch(sha):
+        raise o.fail(key, "must be 64 lowercase hex digits")
+    return sha
 
 
 def check_relative_file(o: Obj, key: str, value: str, subfolders: bool = False) -> str:
@@ -430,10 +439,28 @@ class Manifest:
     schema_version: int = SCHEMA_VERSION
     data: DataRecord | None = None             # the images export measured on (optional: older bundles lack it)
     loader_check: LoaderCheck | None = None    # Keras' loader against the recipe, for image-folder exports
+    about: About | None = None                 # description, version, author, licence (the model card's header)
+    class_accuracy: ClassAccuracy | None = None  # per-class top-1 accuracy on the held-out images
+    tasks: Tasks | None = None                 # MediaPipe Tasks: metadata, per-file verdicts, Tasks-ready variants
 
     def files(self) -> dict[str, str]:
-        """Every file of the bundle (models and assets) -> its sha256: what may be served or packed."""
-        return {**{e.file: e.sha256 for e in self.formats.values()}, **{a.file: a.sha256 for a in self.assets}}
+        """Every file of the bundle (models, Tasks-ready variants, assets) -> its sha256: what may be served."""
+        variants = {f.file: f.sha256 for f in self.tasks.files} if self.tasks else {}
+        return {**{e.file: e.sha256 for e in self.formats.values()}, **variants,
+                **{a.file: a.sha256 for a in self.assets}}
+
+    def tasks_ready_files(self) -> tuple[str, ...]:
+        """Every file MediaPipe Tasks' ImageClassifier loads as it is: those that passed their parity gate first
+        (the variants made for it, then format files; int8 first in each), then those that did not (exported
+        with --gate record). The web app picks the first the same way (apps/web/mediapipe.js)."""
+        if not self.tasks or not self.tasks.written:
+            return ()
+        int8_first = lambda name: name != "tflite-int8"  # noqa: E731  (the file an app wants on a phone)
+        found = [(f.file, f.passed) for f in sorted(self.tasks.files, key=lambda f: int8_first(f.based_on))] + [
+            (self.formats[name].file, self.formats[name].parity.passed)
+            for name in sorted(self.tasks.formats, key=int8_first)
+            if self.tasks.formats[name].ready and name in self.formats]
+        return tuple(file for file, passed in found if passed) + tuple(file for file, passed in found if not passed)
 
     @classmethod
     def from_json(cls, raw: Any, file: str = FILE) -> "Manifest":
@@ -464,11 +491,18 @@ class Manifest:
             if tuple(entry.input.shape) != contract.shape:
                 raise BundleError(f"{file}: formats.{name}.input.shape {list(entry.input.shape)} is not the input "
                                   f"contract's {list(contract.shape)}")
+        per_class, tasks = _optional(o, "class_accuracy", ClassAccuracy.read), _optional(o, "tasks", Tasks.read)
+        if per_class and any(len(v) != len(labels) for v in (per_class.images, per_class.keras,
+                                                              *per_class.formats.values())):
+            raise o.fail("class_accuracy", f"must give one figure per class ({len(labels)})")
+        if tasks:   # verdicts on files the bundle no longer lists (a trimmed bundle) say nothing: dropped
+            tasks = replace(tasks, formats=MappingProxyType({k: v for k, v in tasks.formats.items() if k in formats}))
         return cls(o.str("model"), labels, contract, output, keras.float("test_accuracy"),
                    keras.int("test_images", minimum=1), o.int("macs_per_image", minimum=0),
                    Calibration.read(o.obj("calibration")), formats, o.objs("size_checks", SizeCheck.read),
                    o.str_mapping("versions"), o.str("created"), o.objs("assets", Asset.read), version,
-                   _optional(o, "data", DataRecord.read), _optional(o, "loader_check", LoaderCheck.read))
+                   _optional(o, "data", DataRecord.read), _optional(o, "loader_check", LoaderCheck.read),
+                   _optional(o, "about", About.read), per_class, tasks)
 
     def to_json(self) -> dict:
         return {"schema_version": SCHEMA_VERSION, "model": self.model, "labels": list(self.labels),
@@ -479,7 +513,10 @@ class Manifest:
                 "size_checks": [c.to_json() for c in self.size_checks], "versions": dict(self.versions),
                 "created": self.created, "assets": [a.to_json() for a in self.assets],
                 **({"data": self.data.to_json()} if self.data else {}),
-                **({"loader_check": self.loader_check.to_json()} if self.loader_check else {})}
+                **({"loader_check": self.loader_check.to_json()} if self.loader_check else {}),
+                **({"about": self.about.to_json()} if self.about else {}),
+                **({"class_accuracy": self.class_accuracy.to_json()} if self.class_accuracy else {}),
+                **({"tasks": self.tasks.to_json()} if self.tasks else {})}
 
 
 def _optional(o: Obj, key: str, read: Callable[[Obj], T]) -> T | None:

@@ -4,16 +4,18 @@
 // this folder, docs/apps.md):
 //
 //   await fashionEdge.ready                  -> {format, formats, runtime, labels, input, output,
-//                                               frame_length}
-//   await fashionEdge.classify(blob)         -> {label_id, label, confidence, probabilities, top,
+//                                               frame_length, mediapipe}
+//   await fashionEdge.classify(blob, format?) -> {label_id, label, confidence, probabilities, top,
 //                                               logits, latency_ms, format, runtime, preprocess_ms,
 //                                               pixels, height, width, channels}
 //   await fashionEdge.classifyPixels(pixels, format?)   one frame, no preprocessing (golden.json images)
+//   format "mediapipe": the bundle's Tasks-ready file on MediaPipe Tasks (ready.mediapipe says which, or why not)
 //   await fashionEdge.preprocess(blob)       -> {pixels, height, width, channels}
 //   fashionEdge.preprocessRgba(rgba, width, height)  -> the same, from decoded RGBA pixels
 //   fashionEdge.camera.start() / .stop() / .last / .frames
 import { frameLength, rank } from "./contract.js";
 import { decode, readbackContext } from "./decode.js";
+import { MEDIAPIPE, MEDIAPIPE_RUNTIME } from "./mediapipe.js";
 import { DEFAULT_FORMAT, loadBundle, openModel } from "./model.js";
 import { preprocessFor } from "./preprocess.js";
 
@@ -43,7 +45,9 @@ async function useFormat(format) {
   current = await getModel(format);
   $("format").value = format;
   $("runtime").textContent = `${current.runtime}, WebAssembly`;
-  setStatus(`Ready: model ${bundle.manifest.model} as ${format} (${current.file}, sha256 checked) on ${current.runtime}.`);
+  const as = format === MEDIAPIPE ? `its Tasks-ready file (${current.file}, made from ${current.based_on}; sha256 checked)`
+    : `${format} (${current.file}, sha256 checked)`;
+  setStatus(`Ready: model ${bundle.manifest.model} as ${as} on ${current.runtime}.`);
   return current;
 }
 
@@ -57,15 +61,17 @@ function serialised(task) {
 }
 
 /** One frame (height * width * channels values, row-major H, W, C) through the model; `logits` are the
- * file's outputs as golden.json stores them (probabilities when the contract's output.kind says so). */
+ * file's outputs as golden.json stores them (probabilities when the contract's output.kind says so, and
+ * always on MediaPipe, whose Tasks-ready files end in a softmax). */
 async function classifyPixels(pixels, format) {
   await ready;
   const model = format ? await getModel(format) : current;
+  const contract = { labels: bundle.contract.labels, output: { ...bundle.contract.output, kind: model.kind } };
   return serialised(async () => {
     const start = performance.now();
     const outputs = await model.run(pixels);
     const latency = performance.now() - start;
-    return { ...rank(outputs, bundle.contract), logits: Array.from(outputs), latency_ms: latency,
+    return { ...rank(outputs, contract), logits: Array.from(outputs), latency_ms: latency,
       format: model.format, runtime: model.runtime };
   });
 }
@@ -84,11 +90,11 @@ async function preprocess(blob) {
   return preprocessRgba(rgba, width, height);
 }
 
-async function classify(blob) {
+async function classify(blob, format) {
   const start = performance.now();
   const seen = await preprocess(blob);
   const preprocessMs = performance.now() - start;
-  const result = await classifyPixels(seen.pixels);
+  const result = await classifyPixels(seen.pixels, format);
   return { ...result, ...seen, pixels: Array.from(seen.pixels), preprocess_ms: preprocessMs };
 }
 
@@ -238,20 +244,34 @@ function wire() {
   document.addEventListener("paste", (e) => handleFile([...e.clipboardData.files][0]));
 }
 
+// The menu's MediaPipe entry: the Tasks-ready file it runs, or, disabled, why there is none.
+function mediaPipeOption(choice) {
+  const option = new Option(choice.file ? `${MEDIAPIPE_RUNTIME}: ${choice.file}` : `${MEDIAPIPE_RUNTIME} (unavailable)`,
+    MEDIAPIPE);
+  option.disabled = !choice.file;
+  option.title = choice.reason ?? `the Tasks-ready file ${choice.file} (from ${choice.based_on}) on MediaPipe's ImageClassifier`;
+  $("mediapipe").textContent = choice.file ? `${MEDIAPIPE_RUNTIME} can run ${choice.file} (menu).`
+    : `${MEDIAPIPE_RUNTIME} unavailable: ${choice.reason}.`;
+  return option;
+}
+
 async function start() {
   bundle = await loadBundle(BUNDLE);
   sizeSeen(bundle.contract.input);
+  const choices = [...bundle.formats, ...(bundle.mediapipe.file ? [MEDIAPIPE] : [])];
   const wanted = new URLSearchParams(location.search).get("format");
-  const format = [wanted, DEFAULT_FORMAT, bundle.formats[0]].find((f) => f && bundle.formats.includes(f));
+  const format = [wanted, DEFAULT_FORMAT, bundle.formats[0]].find((f) => f && choices.includes(f));
   const select = $("format");
-  select.replaceChildren(...bundle.formats.map((f) => new Option(f, f)));
+  select.replaceChildren(...bundle.formats.map((f) => new Option(f, f)), mediaPipeOption(bundle.mediapipe));
   select.disabled = false;
   const model = await useFormat(format);
   const { input, output } = bundle.contract;
+  const { file = null, based_on: basedOn = null, variant = null, reason = null } = bundle.mediapipe;
   return { format: model.format, formats: bundle.formats, runtime: model.runtime, labels: [...bundle.labels],
     input: { height: input.height, width: input.width, channels: input.channels, colour: input.colour,
       preprocessing: input.preprocessing },
-    output: { ...output }, frame_length: frameLength(input) };
+    output: { ...output }, frame_length: frameLength(input),
+    mediapipe: { available: Boolean(file), file, based_on: basedOn, variant, reason } };
 }
 
 // The service worker caches the page, the runtimes and the bundle for use with no network. It

@@ -4,8 +4,15 @@
 //   cd apps/web && npm install --ignore-scripts && node build.mjs      (or: make web)
 //
 // vendor/ ends up in the Python wheel (fashion-edge serve ships the page), so it holds only what
-// the page loads: one LiteRT.js WebAssembly build of the four (see model.js) and onnxruntime-web's
-// plain WebAssembly backend (no WebGPU/WebNN build), no source maps.
+// the page loads: one LiteRT.js WebAssembly build of the four (see model.js), onnxruntime-web's
+// plain WebAssembly backend (no WebGPU/WebNN build) and MediaPipe Tasks' vision bundle with its SIMD
+// WebAssembly fileset (not the no-SIMD or ES-module-worker builds: mediapipe.js names the fileset
+// itself), no source maps.
+//
+// MediaPipe Tasks posts usage statistics (task name, running mode, platform, latencies) to a Google
+// endpoint once a minute and when a task closes. The page promises that nothing leaves the device,
+// so the copy in vendor/ has that logger switched off: PATCHES below, each of which must match the
+// pinned version's code exactly once or the build stops. files.json records the change.
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,8 +30,19 @@ const FILES = [
   ["onnxruntime-web/dist/ort.wasm.min.mjs", "ort.wasm.min.mjs"],
   ["onnxruntime-web/dist/ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.mjs"],
   ["onnxruntime-web/dist/ort-wasm-simd-threaded.wasm", "ort-wasm-simd-threaded.wasm"],
+  ["@mediapipe/tasks-vision/vision_bundle.mjs", "vision_bundle.mjs"],
+  ["@mediapipe/tasks-vision/wasm/vision_wasm_internal.js", "vision_wasm_internal.js"],
+  ["@mediapipe/tasks-vision/wasm/vision_wasm_internal.wasm", "vision_wasm_internal.wasm"],
 ];
-const PACKAGES = ["@litertjs/core", "@litertjs/wasm-utils", "onnxruntime-web"];
+const PACKAGES = ["@litertjs/core", "@litertjs/wasm-utils", "onnxruntime-web", "@mediapipe/tasks-vision"];
+
+// [name in vendor/, exact text, replacement]: MediaPipe's usage logger (class with a 60 s flush
+// timer that POSTs to odml.pa.googleapis.com) never starts its timer and drops what it queued.
+const PATCHES = [
+  ["vision_bundle.mjs", "this.h=setInterval(()=>{this.flush()},6e4)", "this.h=void 0"],
+  ["vision_bundle.mjs", "flush(t,e){if(this.error)", "flush(t,e){if(this.i=[],!0)t?.();else if(this.error)"],
+];
+const PATCHED = { "vision_bundle.mjs": "usage logging to odml.pa.googleapis.com switched off (build.mjs PATCHES)" };
 
 const versions = {};
 for (const name of PACKAGES) {
@@ -39,12 +57,23 @@ for (const name of PACKAGES) {
 rmSync(vendor, { recursive: true, force: true });
 mkdirSync(vendor);
 const files = [];
-for (const [source, name] of FILES) {
-  copyFileSync(join(modules, source), join(vendor, name));
-  files.push({ file: name, bytes: statSync(join(vendor, name)).size });
+for (const [source, name] of FILES) copyFileSync(join(modules, source), join(vendor, name));
+for (const [name, find, replace] of PATCHES) {
+  const text = readFileSync(join(vendor, name), "utf8");
+  const found = text.split(find).length - 1;
+  if (found !== 1) {
+    console.error(`vendor/${name}: expected ${JSON.stringify(find)} once, found it ${found} times: `
+      + "this version's code differs from the one PATCHES was written for; check its usage logger again");
+    process.exit(1);
+  }
+  writeFileSync(join(vendor, name), text.replace(find, replace));
 }
-// Neither package ships a licence file to copy: LiteRT.js is Apache-2.0, onnxruntime-web MIT.
-const licenses = { "@litertjs/core": "Apache-2.0", "@litertjs/wasm-utils": "Apache-2.0", "onnxruntime-web": "MIT" };
+for (const [, name] of FILES) {
+  files.push({ file: name, bytes: statSync(join(vendor, name)).size, ...(PATCHED[name] && { patched: PATCHED[name] }) });
+}
+// No package ships a licence file to copy: LiteRT.js and MediaPipe Tasks are Apache-2.0, onnxruntime-web MIT.
+const licenses = { "@litertjs/core": "Apache-2.0", "@litertjs/wasm-utils": "Apache-2.0", "onnxruntime-web": "MIT",
+  "@mediapipe/tasks-vision": "Apache-2.0" };
 writeFileSync(join(vendor, "files.json"), JSON.stringify({ versions, licenses, files }, null, 2) + "\n");
 const total = files.reduce((sum, f) => sum + f.bytes, 0);
 console.log(`vendor/: ${files.length} files, ${(total / 1e6).toFixed(1)} MB (${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(", ")})`);

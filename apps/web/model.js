@@ -1,5 +1,6 @@
 // A fashion-edge bundle in the browser: manifest, labels and a sha256-checked model file, run on
-// LiteRT.js (.tflite) or onnxruntime-web (.onnx, .ort), both WebAssembly on the CPU.
+// LiteRT.js (.tflite), onnxruntime-web (.onnx, .ort) or, for the bundle's Tasks-ready file, MediaPipe
+// Tasks' ImageClassifier (mediapipe.js), all WebAssembly on the CPU.
 //
 // The bundle is read from relative URLs (`bundle/manifest.json`, `bundle/<file>`), so the page works
 // under `fashion-edge serve` and under any static server with the bundle copied or linked at
@@ -8,6 +9,7 @@
 // to feed uint8 pixels, the output's how to dequantize (real = scale * (q - zero_point)), exactly as
 // apps/node-check does under Node.
 import { frameLength, readContract } from "./contract.js";
+import { MEDIAPIPE, MEDIAPIPE_RUNTIME, openClassifier, tasksChoice } from "./mediapipe.js";
 import { sha256Hex } from "./sha256.js";
 
 export const DEFAULT_FORMAT = "tflite-int8";
@@ -37,8 +39,10 @@ async function verified(bytes, file, expected) {
 }
 
 /**
- * The bundle at `base` (a URL ending in /): {base, manifest, contract, labels, formats}. Refuses a
- * bundle whose contract this page cannot fill (a preprocessing recipe preprocess.js does not implement).
+ * The bundle at `base` (a URL ending in /): {base, manifest, contract, labels, formats, mediapipe}, where
+ * `mediapipe` is the Tasks-ready file MediaPipe runs ({file, bytes, sha256, based_on, variant}) or why
+ * there is none ({reason}). Refuses a bundle whose contract this page cannot fill (a preprocessing
+ * recipe preprocess.js does not implement).
  */
 export async function loadBundle(base) {
   const manifest = await (await fetchOk(new URL("manifest.json", base))).json();
@@ -50,7 +54,7 @@ export async function loadBundle(base) {
   if (lines.join("\n") !== contract.labels.join("\n")) throw new Error("labels.txt disagrees with manifest.json's labels");
   const formats = Object.keys(manifest.formats).filter((f) => familyOf(f) in RUNTIMES);
   if (!formats.length) throw new Error("the bundle has no TFLite, ONNX or ORT file");
-  return { base, manifest, contract, labels: contract.labels, formats };
+  return { base, manifest, contract, labels: contract.labels, formats, mediapipe: tasksChoice(manifest) };
 }
 
 // --- runtimes: loaded once, on first use --------------------------------------------------------
@@ -105,11 +109,14 @@ function sessionExtra(config = {}) {
 }
 
 /**
- * One format of the bundle, ready to run: {format, runtime, file, run(pixels) -> outputs}.
+ * One format of the bundle, ready to run: {format, runtime, file, sha256, kind, run(pixels) -> outputs}.
  * `pixels`: one frame, height * width * channels uint8 values in row-major H, W, C order;
- * outputs: Float32Array of the file's outputs (logits or probabilities: the contract's output.kind), dequantized.
+ * outputs: Float32Array of the file's outputs, dequantized: logits or probabilities, as `kind` says (the
+ * contract's output.kind; always probabilities on MediaPipe, whose files end in a softmax).
+ * `format` MEDIAPIPE ("mediapipe") is the bundle's Tasks-ready file on MediaPipe Tasks.
  */
 export async function openModel(bundle, format) {
+  if (format === MEDIAPIPE) return openMediaPipe(bundle);
   const entry = bundle.manifest.formats[format];
   if (!entry || !(familyOf(format) in RUNTIMES)) throw new Error(`format ${format} is not in the bundle or not supported here`);
   const bytes = new Uint8Array(await (await fetchOk(new URL(entry.file, bundle.base))).arrayBuffer());
@@ -148,11 +155,31 @@ export async function openModel(bundle, format) {
     };
   }
   const checked = (pixels) => {
-    if (pixels.length !== frameLength(input)) {
-      throw new Error(`expected ${frameLength(input)} pixel values `
-        + `(${input.height}x${input.width}x${input.channels}), got ${pixels.length}`);
-    }
+    checkFrame(pixels, input);
     return run(pixels);
   };
-  return { format, runtime: RUNTIMES[family], file: entry.file, sha256: entry.sha256, run: checked };
+  return { format, runtime: RUNTIMES[family], file: entry.file, sha256: entry.sha256,
+    kind: bundle.contract.output.kind, run: checked };
+}
+
+function checkFrame(pixels, input) {
+  if (pixels.length !== frameLength(input)) {
+    throw new Error(`expected ${frameLength(input)} pixel values `
+      + `(${input.height}x${input.width}x${input.channels}), got ${pixels.length}`);
+  }
+}
+
+async function openMediaPipe(bundle) {
+  const choice = bundle.mediapipe;
+  if (!choice.file) throw new Error(`${MEDIAPIPE_RUNTIME} is not available for this bundle: ${choice.reason}`);
+  const bytes = new Uint8Array(await (await fetchOk(new URL(choice.file, bundle.base))).arrayBuffer());
+  await verified(bytes, choice.file, choice);
+  const { input } = bundle.contract;
+  const classify = await openClassifier(bytes, input, bundle.labels);
+  const run = async (pixels) => {
+    checkFrame(pixels, input);
+    return classify(pixels);
+  };
+  return { format: MEDIAPIPE, runtime: MEDIAPIPE_RUNTIME, file: choice.file, sha256: choice.sha256,
+    based_on: choice.based_on, kind: "probabilities", run };
 }

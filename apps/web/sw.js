@@ -1,14 +1,15 @@
 // Service worker: after the first visit the page works with no network. Installing it caches the
 // page, the runtimes' JavaScript and WebAssembly (vendor/files.json, written by build.mjs) and the
-// bundle's manifest, labels and every model file the page can run.
+// bundle's manifest, labels and every model file the page can run (its formats and the Tasks-ready
+// variants listed in manifest.json's `tasks.files`).
 //
 // Requests are answered network first, so a phone on the Pi's Wi-Fi always gets the current page
 // and bundle (the HTTP cache makes that a cheap revalidation), and from the cache when the network
 // fails or is slower than NETWORK_WAIT_MS. Every successful answer refreshes the cache.
 const CACHE = "fashion-edge-web-v1";
 const NETWORK_WAIT_MS = 3000;
-const PAGE = ["./", "index.html", "app.js", "contract.js", "decode.js", "model.js", "pillow.js", "preprocess.js",
-  "sha256.js", "style.css",
+const PAGE = ["./", "index.html", "app.js", "contract.js", "decode.js", "mediapipe.js", "model.js", "pillow.js",
+  "preprocess.js", "sha256.js", "style.css",
   "manifest.webmanifest", "icon-192.png", "icon-512.png", "vendor/files.json"];
 const FAMILIES = ["tflite", "onnx", "ort"];
 
@@ -24,9 +25,10 @@ async function precache() {
   const models = Object.entries(manifest.formats)
     .filter(([name]) => FAMILIES.includes(name.split("-")[0]))
     .map(([, entry]) => `bundle/${entry.file}`);
+  const variants = (manifest.tasks?.files ?? []).map((f) => `bundle/${f.file}`);
   const cache = await caches.open(CACHE);
   await cache.addAll([...PAGE, ...vendor.files.map((f) => `vendor/${f.file}`),
-    "bundle/manifest.json", "bundle/labels.txt", ...models]);
+    "bundle/manifest.json", "bundle/labels.txt", ...new Set([...models, ...variants])]);
 }
 
 self.addEventListener("install", (event) => {

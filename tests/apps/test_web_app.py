@@ -162,7 +162,7 @@ def test_wheel_ships_the_page_and_its_runtimes_but_not_their_build_inputs(wheel,
 
     names = set(zipfile.ZipFile(wheel).namelist())
     vendored = json.loads((app_dir / "vendor" / "files.json").read_text())["files"]
-    for name in ("index.html", "app.js", "contract.js", "decode.js", "model.js", "pillow.js", "preprocess.js",
+    for name in ("index.html", "app.js", "contract.js", "decode.js", "mediapipe.js", "model.js", "pillow.js", "preprocess.js",
                  "sha256.js", "sw.js", "style.css",
                  "manifest.webmanifest", "icon-192.png", "vendor/files.json", *(f"vendor/{f['file']}" for f in vendored)):
         assert f"fashion_edge/webapp/{name}" in names, name

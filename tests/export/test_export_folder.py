@@ -145,6 +145,19 @@ def test_verify_re_reads_the_folders_held_out_images(residual_bundle):
     assert "formats verified" in result.stdout
 
 
+def test_mediapipe_runs_the_folder_models_tasks_ready_files_on_its_held_out_photos(residual_bundle):
+    """`verify --mediapipe`: MediaPipe's Python ImageClassifier on the variants (a logits model: softmax
+    appended), on the held-out frames (gated: >= 99% the runtime's class) and on the photos at their own
+    size, which MediaPipe resizes itself (measured and printed, with both sides' accuracy)."""
+    result = run("verify", residual_bundle, "--mediapipe")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stdout.splitlines() if "MediaPipe's ImageClassifier" in line]
+    assert sorted(line.split(":")[0].strip() for line in lines) == ["tasks-float32.tflite", "tasks-int8.tflite"]
+    for line in lines:
+        assert "labels match" in line and "photos at their own size" in line and "accuracy" in line
+        assert "same class as LiteRT on this file 100.00%" in line
+
+
 def test_normalised_pixels_fold_into_the_graph(folder, tmp_path):
     """A model trained on (pixel - 127.5) / 127.5 with no scaling inside: --mean/--std put it in the graph,
     and the int8 file still takes plain uint8 pixels."""
