@@ -173,7 +173,8 @@ def _tasks(ctx: BuildContext, entries: dict[str, FormatEntry], contract: InputCo
         base = ctx.build(variant.based_on) if variant.based_on in entries else None
         chosen = base.choice.recipe if base is not None and base.choice else None
         with captured_native_output():
-            blob = stamp(tasks_ready.build(ctx.model, variant, ctx.workdir, ctx.held_out.pool, chosen))
+            images = ctx.held_out.calibration(chosen) if chosen else ctx.held_out.pool[:1000]
+            blob = stamp(tasks_ready.build(ctx.model, variant, ctx.workdir, images, chosen))
         gated = tasks_ready.gate(variant, blob, ctx.name, reference.test, reference.labels,
                                  reference.keras_logits, output)
         (stage / variant.file).write_bytes(blob)

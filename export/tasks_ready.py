@@ -11,7 +11,7 @@ gated against Keras like every file, with its base format's gate, and carries th
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -138,10 +138,28 @@ def build(model, variant: Variant, workdir: Path, calibration: np.ndarray, recip
     if not quantized:
         return tflite_export.convert(folder, "float32")
     rgb = _rgb(calibration) if variant.grey else calibration
-    try:
-        return tflite_export.convert(folder, "int8", rgb, recipe)
-    except ValueError:   # a recipe keeping named layers float: the names are the base graph's, not this one's
-        return tflite_export.convert(folder, "int8", rgb, tflite_export.INT8_RECIPES[0])
+    if recipe is not None and recipe.float_layers:     # the sensitivity rescue: the same layers float here
+        from fashion_edge.export.tflite_io import op_outputs
+
+        calibrated = tflite_export.calibrate(folder, rgb)
+        renamed = replace(recipe, float_layers=renamed_layers(recipe.float_layers, op_outputs(calibrated)))
+        return tflite_export.quantize(calibrated, renamed)
+    return tflite_export.convert(folder, "int8", rgb, recipe)
+
+
+def renamed_layers(names: tuple[str, ...], outputs: set[str]) -> tuple[str, ...]:
+    """The base graph's op output names as the variant's graph names them: the variant nests the model one
+    scope deeper (`<model>_tasks_1/<model>_1/...`) and the converter numbers fused names afresh, so an op
+    is the one whose first fused name ends in the base op's first fused name. ValueError unless each
+    matches exactly one."""
+    found = []
+    for name in names:
+        head = name.split(";")[0]
+        matches = [o for o in outputs if o.split(";")[0] == head or o.split(";")[0].endswith("/" + head)]
+        if len(matches) != 1:
+            raise ValueError(f"float layer {head!r}: {len(matches)} ops of the Tasks-ready graph match it")
+        found.append(matches[0])
+    return tuple(found)
 
 
 def gate(variant: Variant, blob: bytes, model_name: str, test: np.ndarray, labels: np.ndarray,
