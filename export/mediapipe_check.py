@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from fashion_edge.export import evaluate
+from fashion_edge.export.tasks_ready import as_rgb
 from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.classifier import Classifier
 from fashion_edge.runtime.errors import UsageError
@@ -98,7 +99,7 @@ def _one(bundle: Bundle, manifest, file: str, fmt: str, frames: np.ndarray, phot
     runtime = Classifier(bundle, format=fmt)
     want = [runtime.predict_preprocessed(frame) for frame in frames]
     with _classifier(bundle.path / file) as mediapipe:
-        rgb = frames if frames.shape[-1] == 3 else np.repeat(frames, 3, axis=-1)
+        rgb = frames if frames.shape[-1] == 3 else as_rgb(frames)
         got = [_top(mediapipe.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(f))))
                for f in rgb]
         on_photos = photo_accuracy = None

@@ -137,7 +137,7 @@ def build(model, variant: Variant, workdir: Path, calibration: np.ndarray, recip
                  input_signature=[tf.TensorSpec((1, *graph.inputs[0].shape[1:]), dtype, name=INPUT_NAME)])
     if not quantized:
         return tflite_export.convert(folder, "float32")
-    rgb = _rgb(calibration) if variant.grey else calibration
+    rgb = as_rgb(calibration) if variant.grey else calibration
     if recipe is not None and recipe.float_layers:     # the sensitivity rescue: the same layers float here
         from fashion_edge.export.tflite_io import op_outputs
 
@@ -167,7 +167,7 @@ def gate(variant: Variant, blob: bytes, model_name: str, test: np.ndarray, label
     """The variant against Keras on the held-out images, with its base format's gate (top-1, accuracy)."""
     from fashion_edge.runtime.bundle import sha256_bytes
 
-    frames = _rgb(test) if variant.grey else test
+    frames = as_rgb(test) if variant.grey else test
     got = evaluate.logits("litert", blob, frames)
     want = _softmax(keras_outputs) if output.kind is OutputKind.LOGITS else keras_outputs
     parity = compare(variant.based_on, model_name, want, got, labels)
@@ -177,7 +177,7 @@ def gate(variant: Variant, blob: bytes, model_name: str, test: np.ndarray, label
                      not failures, failures)
 
 
-def _rgb(frames: np.ndarray) -> np.ndarray:
+def as_rgb(frames: np.ndarray) -> np.ndarray:
     """Grey frames as the RGB frames a camera would give for them (R = G = B)."""
     return np.ascontiguousarray(np.repeat(frames, 3, axis=-1))
 

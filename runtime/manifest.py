@@ -232,10 +232,8 @@ class Asset:
 
     @classmethod
     def read(cls, o: Obj) -> "Asset":
-        sha = o.str("sha256")
-        if not _SHA256.fullmatch(sha):
-            raise o.fail("sha256", "must be 64 lowercase hex digits")
-        return cls(check_relative_file(o, "file", o.str("file"), subfolders=True), o.int("bytes", minimum=0), sha)
+        return cls(check_relative_file(o, "file", o.str("file"), subfolders=True), o.int("bytes", minimum=0),
+                   check_sha256(o))
 
     def to_json(self) -> dict:
         return {"file": self.file, "bytes": self.bytes, "sha256": self.sha256}
@@ -263,9 +261,7 @@ class FormatEntry:
         if name not in FORMATS:
             raise BundleError(f"{o.file}: unknown format {name!r} in formats; known: {', '.join(FORMATS)}")
         file = check_relative_file(o, "file", o.str("file"))
-        sha = o.str("sha256")
-        if not _SHA256.fullmatch(sha):
-            raise o.fail("sha256", "must be 64 lowercase hex digits")
+        sha = check_sha256(o)
         device = o.obj("device", optional=True)
         ort = o.obj("ort", optional=True)
         return cls(name, file, o.int("bytes", minimum=1), sha, TensorSpec.read(o.obj("input")),
