@@ -463,8 +463,10 @@ class Manifest:
         o = Obj(raw, "", file)
         version = o.int("schema_version")
         if version not in READABLE_SCHEMAS:
-            raise o.fail("schema_version", f"is {version}; this runtime reads {', '.join(map(str, READABLE_SCHEMAS))} "
-                                           "(re-export the bundle with this version of fashion-edge)")
+            newer = version > max(READABLE_SCHEMAS)
+            raise o.fail("schema_version", f"is {version}; this runtime reads {', '.join(map(str, READABLE_SCHEMAS))} ("
+                         + ("a newer fashion-edge exported it: upgrade this runtime, or re-export with this version)"
+                            if newer else "re-export the bundle with this version of fashion-edge)"))
         keras = o.obj("keras")
         formats = o.mapping("formats", FormatEntry.read)
         if not formats:

@@ -8,7 +8,6 @@ that, so this one route reads its single query parameter itself and is reached t
 """
 from __future__ import annotations
 
-import json
 import logging
 import time
 from urllib.parse import parse_qsl
@@ -21,7 +20,7 @@ from fashion_edge.runtime.errors import InvalidImageError
 from fashion_edge.runtime.service import problems
 from fashion_edge.runtime.service.guards import header
 from fashion_edge.runtime.service.metrics import Metrics
-from fashion_edge.runtime.service.pool import Classified, InferencePool
+from fashion_edge.runtime.service.pool import InferencePool
 from fashion_edge.runtime.service.problems import BadQuery
 
 log = logging.getLogger("fashion_edge.serve")
@@ -77,44 +76,30 @@ async def image_bytes(scope, receive) -> bytes:
     return data
 
 
-class Answer:
-    """The JSON of a classification, with what does not change between requests encoded once."""
+def handler(pool: InferencePool, metrics: Metrics):
+    """The route's work on raw ASGI: body -> pool (preprocess + inference on a worker thread) -> JSON bytes.
 
-    def __init__(self, labels: tuple[str, ...]) -> None:
-        self._label = [json.dumps(label) for label in labels]
-
-    def encode(self, outcome: Classified, top: int, total_s: float) -> bytes:
-        p = outcome.prediction
-        probs = p.probabilities
-        order = p.ranked(top)
-        label = self._label
-        ranked = ", ".join(f'{{"label_id": {i}, "label": {label[i]}, "confidence": {probs[i]!r}}}' for i in order)
-        return (f'{{"label_id": {p.label_id}, "label": {label[p.label_id]}, "confidence": {p.confidence!r}, '
-                f'"probabilities": [{", ".join(map(repr, probs))}], "top": [{ranked}], '
-                f'"timing_ms": {{"preprocess": {round(outcome.preprocess_s * 1e3, 3)!r}, '
-                f'"inference": {round(outcome.inference_s * 1e3, 3)!r}, "total": {round(total_s * 1e3, 3)!r}}}}}'
-                ).encode()
-
-
-def handler(pool: InferencePool, labels: tuple[str, ...], metrics: Metrics):
-    """The route's work on raw ASGI: body -> pool (preprocess + inference on a worker thread) -> JSON bytes."""
-    answer = Answer(labels)
+    The request is bound to the model current when it starts: its `top` is checked against that model's
+    classes, that model classifies it and its answer names that bundle, even if a reload swaps models
+    while the body is still arriving.
+    """
 
     async def classify(scope, receive) -> bytes:
-        top = parse_top(query_top(scope), len(labels))
+        model = pool.current()
+        top = parse_top(query_top(scope), len(model.labels))
         data = await image_bytes(scope, receive)
         received = time.perf_counter()
-        outcome = await pool.classify(data)
+        outcome = await pool.classify(data, model)
         total = time.perf_counter() - received
         metrics.total.observe(total)
-        return answer.encode(outcome, top, total)
+        return model.answer.encode(outcome, top, total)
 
     return classify
 
 
-def endpoint(pool: InferencePool, labels: tuple[str, ...], metrics: Metrics):
+def endpoint(pool: InferencePool, metrics: Metrics):
     """The same handler as a Starlette endpoint (the app's own route: its schema entry, 405 for other methods)."""
-    classify = handler(pool, labels, metrics)
+    classify = handler(pool, metrics)
 
     async def endpoint(request: Request) -> Response:
         return Response(await classify(request.scope, request.receive), media_type="application/json")
@@ -162,6 +147,9 @@ class ClassifyLane:
 
 _ERROR = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 _BINARY = {"schema": {"type": "string", "format": "binary"}}
+BUNDLE_SCHEMA = {"type": "object", "description": "The bundle that answered: the first 12 hex digits of its "
+                 "manifest's sha256, and the model's version (null when the export gave none)",
+                 "properties": {"id": {"type": "string"}, "version": {"type": ["string", "null"]}}}
 ERROR_SCHEMA = {"type": "object", "required": ["error", "type"],
                 "properties": {"error": {"type": "string"}, "type": {"type": "string"}}}
 
@@ -189,7 +177,8 @@ def openapi_path(classes: int) -> dict:
                                "probabilities": {"type": "array", "items": {"type": "number"}},
                                "top": {"type": "array", "items": ranked},
                                "timing_ms": {"type": "object", "properties": {
-                                   k: {"type": "number"} for k in ("preprocess", "inference", "total")}}}}}}},
+                                   k: {"type": "number"} for k in ("preprocess", "inference", "total")}},
+                               "bundle": BUNDLE_SCHEMA}}}}},
             "401": {"description": "Missing or wrong API key", **_ERROR},
             "413": {"description": "Body over --max-body-mb", **_ERROR},
             "422": {"description": "Not an image, no garment found, or a bad `top`", **_ERROR},

@@ -40,10 +40,12 @@ class Blob:
 class BundleFiles:
     """manifest.json (as validated at start-up) and the files it lists, each verified once, then kept in memory."""
 
-    def __init__(self, bundle: Bundle) -> None:
+    def __init__(self, bundle: Bundle, manifest: bytes | None = None) -> None:
+        """`manifest`: manifest.json's bytes as `bundle` was loaded from them (read again when not given)."""
         self._bundle = bundle
         self._listed = bundle.manifest.files()
-        manifest = (bundle.path / "manifest.json").read_bytes()
+        if manifest is None:
+            manifest = (bundle.path / "manifest.json").read_bytes()
         from fashion_edge.runtime.bundle import sha256_bytes
 
         self._cache: dict[str, Blob] = {"manifest.json": Blob(manifest, "application/json", sha256_bytes(manifest))}

@@ -37,7 +37,20 @@ class Metrics:
         self.queue_depth = Gauge("fashion_edge_queue_depth", "Classify requests waiting for a worker", registry=r)
         self.in_flight = Gauge("fashion_edge_in_flight", "Classify requests admitted (waiting or running)", registry=r)
         self.ready = Gauge("fashion_edge_ready", "1 once the interpreters are loaded and self-checked", registry=r)
-        self.model = Info("fashion_edge_model", "The model being served", registry=r)
+        self.model = Info("fashion_edge_model", "The model being served (its bundle id and version change on reload)",
+                          registry=r)
+        self.reloads = Counter("fashion_edge_reloads", "Model reloads (SIGHUP, POST /v1/admin/reload) by result: "
+                               "ok, failed (the bundle was refused; the previous one serves on), busy (one was running)",
+                               ["result"], registry=r)
+        for result in ("ok", "failed", "busy"):   # every series from the start: a dashboard's rate() needs the zero
+            self.reloads.labels(result)
+
+    def serving(self, model, format: str) -> None:
+        """The fashion_edge_model info series, for the model that serves from now on."""
+        m = model.bundle.manifest
+        self.model.info({"model": m.model, "format": format, "backend": model.backend_name,
+                         "preprocessing": m.input.preprocessing.id, "bundle_id": model.id,
+                         "bundle_version": model.version or ""})
 
     def observe_worker(self, preprocess_s: float, inference_s: float) -> None:
         """Called from worker threads (prometheus-client's metrics are thread-safe), after the answer is

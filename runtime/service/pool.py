@@ -17,6 +17,12 @@ with no round trip through the event loop, so saturated throughput is as with on
 Admission is counted on the event loop: a request is refused (QueueFull -> 503 + Retry-After)
 when `workers + queue` are already admitted. A slot is released when a worker has finished the
 job, not when the client gives up, so a storm of disconnecting clients cannot pile up work.
+
+The workers outlive the models. A job carries the ServedModel that was current when its request
+started, and worker i runs it on that model's interpreter i, so a swap (`swap`, on the event loop,
+between two admissions) needs no pause: jobs already admitted finish on the old model, later ones
+start on the new, and the old one is freed when the last job holding it is done. A worker keeps no
+reference to a job once it has handed the answer back, or an idle worker would keep a model alive.
 """
 from __future__ import annotations
 
@@ -25,16 +31,18 @@ import logging
 import queue
 import threading
 import time
+import weakref
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
-from fashion_edge.runtime.classifier import Classifier
+from fashion_edge.runtime.bundle import Bundle
 from fashion_edge.runtime.prediction import Prediction
 from fashion_edge.runtime.errors import FashionEdgeError
 from fashion_edge.runtime.picture import Picture
-from fashion_edge.runtime.selfcheck import SelfCheck
-from fashion_edge.runtime.service.limits import PhotoGate
+from fashion_edge.runtime.service import model as served
+from fashion_edge.runtime.service.model import ServedModel
 
 log = logging.getLogger("fashion_edge.serve")
 
@@ -63,8 +71,24 @@ class Classified:
 @dataclass
 class _Job:
     data: bytes
+    model: ServedModel
     future: asyncio.Future
     loop: asyncio.AbstractEventLoop
+
+
+_STOP = None   # what close() puts in an inbox
+
+
+def _detached(exc: BaseException) -> BaseException:
+    """`exc` without tracebacks (its own and its chain's). A traceback holds the worker's frames, whose callers
+    hold the job, whose future would hold `exc`: a cycle that keeps the job's model alive until the garbage
+    collector runs. The worker has logged what a traceback would tell; the answer needs the message only."""
+    seen, link = set(), exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__cause__ or link.__context__
+    return exc
 
 
 def _on_loop(job: _Job, fn: Callable, *args) -> None:
@@ -76,73 +100,111 @@ def _on_loop(job: _Job, fn: Callable, *args) -> None:
 
 
 Observer = Callable[[float, float], None]   # (preprocess_s, inference_s), called from worker threads
+OnModel = Callable[[ServedModel], None]     # a model started serving (from the loader thread or the event loop)
 
 
 class InferencePool:
-    """Load in the background (`start`), classify from the event loop (`classify`), drain on `close`."""
+    """Workers from the start; the first model loads in the background (`start`), later ones are swapped in
+    (`swap`); classify from the event loop (`classify`), drain on `close`."""
 
-    def __init__(self, bundle, format: str, backend: str | None, workers: int, queue_size: int,
-                 observe: Observer | None = None) -> None:
-        self._bundle, self._format, self._backend = bundle, format, backend
+    def __init__(self, source: Path | Bundle, format: str, backend: str | None, workers: int, queue_size: int,
+                 observe: Observer | None = None, on_model: OnModel | None = None) -> None:
+        self.source = source.path if isinstance(source, Bundle) else Path(source)   # re-read on every load
+        self.format, self.backend = format, backend
         self.workers, self.capacity = workers, workers + queue_size
         self._observe = observe or (lambda _p, _i: None)
-        self._gate = PhotoGate.for_contract(bundle.manifest.input)
-        self._threads: list[threading.Thread] = []
-        self._inboxes: list[queue.SimpleQueue[_Job | None]] = []   # one per worker: a job handed to it
+        self._on_model = on_model or (lambda _m: None)
+        self._inboxes: list[queue.SimpleQueue[_Job | None]] = [queue.SimpleQueue() for _ in range(workers)]
         # Under _dispatch: the idle workers, most recently idle last, and the jobs that found none idle.
         # A job is in the backlog only while no worker is idle, so none waits beside an idle worker.
         self._dispatch = threading.Lock()
-        self._idle: list[int] = []
+        self._idle: list[int] = list(range(workers))
         self._backlog: deque[_Job] = deque()
+        self._threads = [threading.Thread(target=self._work, args=(i,), name=f"fashion-edge-worker-{i}", daemon=True)
+                         for i in range(workers)]
+        for thread in self._threads:
+            thread.start()
         self.admitted = 0                 # touched on the event loop only
-        self.ready = False
-        self.failure: str | None = None
-        self.self_check: SelfCheck | None = None
-        self.backend_name: str | None = None
+        self.model: ServedModel | None = None
+        self.loading = False              # the first load is running
+        self.failure: str | None = None   # why the first load failed (cleared once a model serves)
+        self._closed = False
+
+    @property
+    def ready(self) -> bool:
+        return self.model is not None and not self._closed
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def self_check(self):
+        return self.model.self_check if self.model else None
+
+    @property
+    def backend_name(self) -> str | None:
+        return self.model.backend_name if self.model else None
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def start(self) -> threading.Thread:
-        """Create and self-check one Classifier per worker in a background thread, then start the workers."""
-        loader = threading.Thread(target=self._load, name="fashion-edge-loader", daemon=True)
+    def load(self) -> ServedModel:
+        """The bundle at the source path, loaded and checked for this pool's format, backend and workers (any thread)."""
+        return served.load(self.source, self.format, self.backend, self.workers)
+
+    def start(self, ended: Callable[[], None] | None = None) -> threading.Thread:
+        """Load the first model in a background thread; it serves once loaded and self-checked. `ended` is called
+        from that thread when the load is over, whatever its outcome."""
+        self.loading = True
+        loader = threading.Thread(target=self._first_load, args=(ended,), name="fashion-edge-loader", daemon=True)
         loader.start()
         return loader
 
-    def _load(self) -> None:
-        started = time.perf_counter()
+    def _first_load(self, ended: Callable[[], None] | None) -> None:
         try:
-            classifiers = [Classifier(self._bundle, format=self._format, backend=self._backend, threads=1,
-                                      self_check=True) for _ in range(self.workers)]
+            model = self.load()
+            self.swap(model)     # nothing was admitted before it: no request can see the change
+            log.info("ready: bundle %s, %d interpreter(s) loaded and checked in %.2f s; %s", model.describe(),
+                     self.workers, model.loaded_s, model.self_check.describe())
+            del model
         except FashionEdgeError as exc:
             self.failure = str(exc)
-            log.error("not ready, and will not become ready: %s", exc)
-            return
+            log.error("not ready, and will not become ready until a reload succeeds: %s", exc)
         except Exception as exc:  # a native runtime's own error type: still a refusal, not a crash
             self.failure = f"{type(exc).__name__}: {exc}"
             log.exception("loading the interpreters failed")
-            return
-        self.self_check = classifiers[0].self_check_result
-        self.backend_name = classifiers[0].backend_name
-        self._inboxes = [queue.SimpleQueue() for _ in classifiers]
-        self._idle = list(range(len(classifiers)))
-        for i, clf in enumerate(classifiers):
-            thread = threading.Thread(target=self._work, args=(i, clf), name=f"fashion-edge-worker-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        self.ready = True
-        log.info("ready: %d interpreter(s) loaded in %.2f s; %s", self.workers, time.perf_counter() - started,
-                 self.self_check.describe() if self.self_check else "")
+        finally:
+            self.loading = False     # only now: a reload asked for meanwhile was refused or is pending
+            if ended is not None:
+                ended()
+
+    def swap(self, model: ServedModel) -> ServedModel | None:
+        """Serve `model` from the next admission on; returns the model it replaces (freed after its last job).
+        Called on the event loop (between two admissions), or by the first load before anything is admitted."""
+        previous, self.model, self.failure = self.model, model, None
+        self._on_model(model)
+        if previous is not None:
+            weakref.finalize(previous, log.info, "bundle %s freed: its last request has finished", previous.id)
+        return previous
 
     # --- serving ---------------------------------------------------------------------------------
 
-    async def classify(self, data: bytes) -> Classified:
-        """Preprocess and classify one image's bytes on a worker; InvalidImageError for a bad image."""
-        if not self.ready:
+    def current(self) -> ServedModel:
+        """The model a request starting now is bound to; NotReady while there is none."""
+        model = self.model
+        if model is None or self._closed:
             raise NotReady(self.failure or "loading the model", failed=self.failure is not None)
+        return model
+
+    async def classify(self, data: bytes, model: ServedModel | None = None) -> Classified:
+        """Preprocess and classify one image's bytes on a worker, with `model` (default: the current one);
+        InvalidImageError for a bad image."""
+        if model is None or self._closed:
+            model = self.current()
         if self.admitted >= self.capacity:
             raise QueueFull()
         loop = asyncio.get_running_loop()
-        job = _Job(data, loop.create_future(), loop)
+        job = _Job(data, model, loop.create_future(), loop)
         self.admitted += 1
         with self._dispatch:   # the worker idle last, else the backlog (the mirror of _next)
             inbox = self._inboxes[self._idle.pop()] if self._idle else None
@@ -150,7 +212,10 @@ class InferencePool:
                 self._backlog.append(job)
         if inbox is not None:
             inbox.put(job)
-        return await job.future
+        try:
+            return await job.future
+        finally:   # an error's traceback holds this frame: without this, job -> future -> error -> frame -> job
+            job = None   # would be a cycle keeping the model alive until the garbage collector runs
 
     @property
     def waiting(self) -> int:
@@ -165,34 +230,44 @@ class InferencePool:
             self._idle.append(index)
             return None
 
-    def _work(self, index: int, clf: Classifier) -> None:
+    def _work(self, index: int) -> None:
         inbox = self._inboxes[index]
-        job = inbox.get()     # idle from the start (_load listed every worker); None: stop
-        while job is not None:
-            # The client may have left while the job waited: then skip the work.
-            outcome = None if job.future.cancelled() else self._classify(clf, job.data)
-            following = self._next(index)   # idle before the loop hears of it, so the loop's next job comes here
-            _on_loop(job, self._settle, job, outcome)   # the one loop wake-up per job, then the bookkeeping
-            if isinstance(outcome, Classified):
-                try:    # listed idle already: this thread must survive whatever the metrics do
-                    self._observe(outcome.preprocess_s, outcome.inference_s)
-                except Exception:
-                    log.exception("recording a worker's metrics failed")
+        job = inbox.get()     # idle from the start; None: stop
+        while job is not _STOP:
+            following = self._run(index, job)
+            job = None        # nothing of the finished job stays referenced while this worker waits
             job = following if following is not None else inbox.get()
 
-    def _classify(self, clf: Classifier, data: bytes) -> Classified | BaseException:
+    def _run(self, index: int, job: _Job) -> _Job | None:
+        """One job on this worker's interpreter of the job's model; returns the backlog's next job, if any."""
+        # The client may have left while the job waited: then skip the work.
+        outcome = None if job.future.cancelled() else self._classify(job.model, index, job.data)
+        following = self._next(index)   # idle before the loop hears of it, so the loop's next job comes here
+        _on_loop(job, self._settle, job, outcome)   # the one loop wake-up per job, then the bookkeeping
+        if isinstance(outcome, Classified):
+            try:    # listed idle already: this thread must survive whatever the metrics do
+                self._observe(outcome.preprocess_s, outcome.inference_s)
+            except Exception:
+                log.exception("recording a worker's metrics failed")
+        return following
+
+    @staticmethod
+    def _classify(model: ServedModel, index: int, data: bytes) -> Classified | BaseException:
         try:
+            clf = model.classifiers[index]
             t0 = time.perf_counter()
             picture = Picture.open(data)       # the header, read once: the gate and preprocess share it
             width, height = picture.size
-            with self._gate.admit(width * height):   # memory: large photos one at a time, huge ones refused
+            with model.gate.admit(width * height):   # memory: large photos one at a time, huge ones refused
                 pixels = clf.preprocess(picture)   # the bundle's recipe
             t1 = time.perf_counter()
             prediction = clf.predict_preprocessed(pixels)   # the batch-of-one hot path, as predict's
             t2 = time.perf_counter()
             return Classified(prediction, t1 - t0, t2 - t1)
         except Exception as exc:  # typed errors become 4xx; anything else a 500, never a dead worker
-            return exc
+            if not isinstance(exc, FashionEdgeError):
+                log.exception("classify failed in a worker")
+            return _detached(exc)
 
     def _settle(self, job: _Job, outcome: Classified | BaseException | None) -> None:
         self.admitted -= 1
@@ -205,9 +280,9 @@ class InferencePool:
 
     def close(self, timeout: float = 10.0) -> None:
         """Let the workers finish what they hold, then stop them (the server has drained requests by now)."""
-        self.ready = False             # refuse new jobs from here on
+        self._closed = True             # refuse new jobs from here on
         for inbox in self._inboxes:     # an idle worker stops at once, a busy one after the backlog is empty
-            inbox.put(None)
+            inbox.put(_STOP)
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))

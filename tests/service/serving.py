@@ -101,7 +101,8 @@ class Server:
 class InProcess:
     """`fashion-edge serve FLAGS` built in this process: the ASGI stack `serve` runs, minus uvicorn."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], client: tuple[str, int] = ("127.0.0.1", 50000)) -> None:
+        """`client`: the address requests come from (loopback unless a test says otherwise)."""
         from starlette.testclient import TestClient
 
         from fashion_edge.cli.main import build_parser
@@ -112,8 +113,10 @@ class InProcess:
         self._handler = _ListHandler(self.lines)
         logging.getLogger("fashion_edge").addHandler(self._handler)
         logging.getLogger("fashion_edge").setLevel(logging.INFO)
-        asgi, self.pool, _ = build(ServeConfig.from_args(build_parser().parse_args(["serve", *args])))
-        self.client = TestClient(asgi, base_url="http://127.0.0.1", raise_server_exceptions=False)
+        service = build(ServeConfig.from_args(build_parser().parse_args(["serve", *args])))
+        self.pool, self.reloader = service.pool, service.reloader
+        self.client = TestClient(service.asgi, base_url="http://127.0.0.1", raise_server_exceptions=False,
+                                 client=client)
         self.loading = self.pool.start()      # as serve does once it listens: /healthz is 503 until done
 
     @property

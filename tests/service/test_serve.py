@@ -1,6 +1,8 @@
 """`fashion-edge serve` as clients use it: health, info, classify, metrics, OpenAPI, bundle files, web app."""
 from __future__ import annotations
 
+import hashlib
+
 import json
 import uuid
 
@@ -20,11 +22,14 @@ def server(request, bundle_dir):
     assert s.stop() == 0, s.log
 
 
-def test_health_is_503_until_loaded_then_200_for_good(server):
+def test_health_is_503_until_loaded_then_200_for_good(server, bundle_dir):
     seen = server.statuses_before_healthy
     assert set(seen[:-1]) <= {503} and seen[-1] == 200, seen   # never 200 before the self-check ran
     assert "self-check passed" in server.log
-    assert server.request("GET", "/healthz").json() == {"status": "ok"}
+    manifest = (bundle_dir / "manifest.json").read_bytes()
+    assert server.request("GET", "/healthz").json() == {
+        "status": "ok", "bundle": {"id": hashlib.sha256(manifest).hexdigest()[:12], "version": "1"},
+        "reload": {"done": 0, "last": None, "running": False}}
 
 
 def test_classify_matches_the_in_process_classifier(server, bundle_dir, photos):
@@ -93,8 +98,12 @@ def test_metrics_are_prometheus_text_with_requests_latency_queue_and_model(serve
     for name in ("fashion_edge_preprocess_seconds_bucket", "fashion_edge_inference_seconds_bucket",
                  "fashion_edge_classify_seconds_bucket", "fashion_edge_queue_depth", "fashion_edge_in_flight"):
         assert name in text, name
-    model = json.loads((bundle_dir / "manifest.json").read_text())["model"]
-    assert f'fashion_edge_model_info{{backend="litert",format="tflite-int8",model="{model}"' in text
+    manifest = (bundle_dir / "manifest.json").read_bytes()
+    model, ident = json.loads(manifest)["model"], hashlib.sha256(manifest).hexdigest()[:12]
+    assert (f'fashion_edge_model_info{{backend="litert",bundle_id="{ident}",bundle_version="1",format="tflite-int8",'
+            f'model="{model}"') in text
+    for result in ("ok", "failed", "busy"):    # every series from the start, at zero
+        assert f'fashion_edge_reloads_total{{result="{result}"}} 0.0' in text
     assert "fashion_edge_ready 1.0" in text
 
 

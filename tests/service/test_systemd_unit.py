@@ -1,4 +1,5 @@
-"""deploy/fashion-edge.service: sandboxed, restarts on failure, runs `fashion-edge serve` from the kit's current release."""
+"""deploy/fashion-edge.service: sandboxed, restarts on failure, runs `fashion-edge serve` from the kit's current
+release and reloads its model on `systemctl reload`."""
 from __future__ import annotations
 
 import configparser
@@ -31,6 +32,10 @@ def test_unit_runs_serve_from_the_venv_on_loopback():
     assert exec_start[:2] == ["/opt/fashion-edge/current/venv/bin/fashion-edge", "serve"]
     assert exec_start[exec_start.index("--bundle") + 1] == "/opt/fashion-edge/current/bundle"
     assert exec_start[exec_start.index("--host") + 1] == "127.0.0.1"
+
+
+def test_unit_reloads_the_model_with_sighup_to_the_main_process():
+    assert _service()["ExecReload"] == "/bin/kill -HUP $MAINPID"     # the service's reload signal: a new model, same code
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
