@@ -26,6 +26,7 @@ def test_every_command_of_the_pi_section_is_exercised_by_pi_check():
         "tar xzf": "tar xzf $KIT",
         "install.sh --enable-service": "install.sh",
         "install.sh --rollback": "install.sh --rollback",
+        "edge-pi/install.sh": "install.sh --service-pid $SERVE_PID",   # an upgrade with the service running
         "curl": "curl -fsS --data-binary @",
         "/v1/classify": "/v1/classify",
         "fashion-edge doctor": "fashion-edge doctor --bundle",
