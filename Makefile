@@ -14,7 +14,7 @@ EXTRAS := train,export,metadata,litert,onnx,serve,dev
 # The demo's own models: what their TFLite metadata and model cards say about who made them.
 ABOUT := --author fashion-edge --licence Apache-2.0
 
-.PHONY: demo test test-fast tiny-bundles data install clean pi-check kit serve-study web chromium photos-example gl-libs
+.PHONY: demo test test-fast tiny-bundles data install clean pi-check kit serve-study reload-study web chromium photos-example gl-libs loadgen
 
 demo: web install data chromium
 	$(FE) train --model linear --out $(ARTIFACTS)
@@ -29,6 +29,7 @@ demo: web install data chromium
 	$(BIN)/python -m fashion_edge.benchmarks.browser $(ARTIFACTS)/edge/bundle --screenshot $(ARTIFACTS)/edge/web-app.png
 	$(FE) pack $(ARTIFACTS)/edge/bundle --out $(ARTIFACTS)/dist
 	$(MAKE) photos-example
+	$(MAKE) reload-study
 	$(FE) report --artifacts $(ARTIFACTS)
 	@echo "see $(ARTIFACTS)/REPORT.md; the Raspberry Pi kit is in $(ARTIFACTS)/dist/"
 	@echo "web app: $(FE) serve --bundle $(ARTIFACTS)/edge/bundle, then open its address in a browser"
@@ -51,7 +52,7 @@ photos-example: install data
 # kernels: oneDNN on/off give other float results, as another CPU would, so a change that passes on
 # one set of kernels only fails here rather than on a user's machine. Which setting is "other" depends
 # on the CPU (TensorFlow's default is on for AVX-512 VNNI/AMX CPUs, off elsewhere): tests/onednn_other.py.
-test: web install data chromium
+test: web install data chromium loadgen
 	$(BIN)/pytest --durations=15
 	other=$$($(BIN)/python tests/onednn_other.py 2>/dev/null) && echo "numeric rerun with TF_ENABLE_ONEDNN_OPTS=$$other" && \
 	  TF_ENABLE_ONEDNN_OPTS=$$other $(BIN)/pytest -m numeric --durations=5
@@ -75,9 +76,18 @@ $(DATA_DIR)/t10k-labels-idx1-ubyte.gz:
 # `fashion-edge serve` under load: Debian's wrk (and hey, a cross-check) against a real server on loopback at concurrency 1/8/32
 # beside the in-process latency of the same photo, then a 20,000-request soak with malformed requests
 # mixed in -> artifacts/edge/serve.json (benchmarks/load.py). A few minutes; not part of `make test`.
-serve-study: install
-	command -v hey >/dev/null && command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y hey wrk; }
+serve-study: install loadgen
 	$(BIN)/python -m fashion_edge.benchmarks.load $(ARTIFACTS)/edge/bundle
+
+# Hot reload under load: 20 reloads (15 good ones alternating the edge bundle and the image-folder example's
+# 64x64 RGB bundle, 3 corrupt, 2 tampered) while wrk keeps 8 connections busy, every answer checked
+# -> artifacts/edge/reload.json (benchmarks/reload_study.py). About two minutes.
+reload-study: install loadgen
+	$(BIN)/python -m fashion_edge.benchmarks.reload_study $(ARTIFACTS)/edge/bundle $(ARTIFACTS)/edge-photos/bundle
+
+# Debian's load generators: wrk measures (and records every answer in the reload study), hey cross-checks.
+loadgen:
+	command -v hey >/dev/null && command -v wrk >/dev/null || { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y hey wrk; }
 
 # The web app's runtime files (LiteRT.js, onnxruntime-web) copied out of node_modules into
 # apps/web/vendor/; before `install`, which puts them in the wheel for `fashion-edge serve`.

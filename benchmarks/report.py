@@ -261,6 +261,14 @@ def serve_section(dirs: list[Path]) -> list[str]:
     return [line for model, r in found if r for line in (render_markdown(r).splitlines() + [""])]
 
 
+def reload_section(dirs: list[Path]) -> list[str]:
+    """`make reload-study`'s reload.json (benchmarks/reload_study.py), rendered by its own module."""
+    from fashion_edge.benchmarks.reload_report import render_markdown
+
+    found = [_load(d / "reload.json") for d in dirs if (d / "reload.json").is_file()]
+    return [line for r in found if r for line in (render_markdown(r).splitlines() + [""])]
+
+
 def browser_section(dirs: list[Path]) -> list[str]:
     """The web app's in-browser latency per format (benchmarks/browser.py's browser.json)."""
     from fashion_edge.benchmarks.browser import render_markdown
@@ -271,7 +279,7 @@ def browser_section(dirs: list[Path]) -> list[str]:
 
 
 SECTIONS = [training_section, export_section, device_section, bench_section, reliability_section, serve_section,
-            browser_section]
+            reload_section, browser_section]
 
 
 def render_report(artifacts: Path) -> str:
