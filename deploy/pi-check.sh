@@ -70,7 +70,13 @@ fi
 WORK="$ROOT/opt/fashion-edge-check"
 rm -rf "$WORK" && mkdir -p "$WORK"
 DIST=$(mktemp -d)
-trap 'umount "$ROOT/proc" 2>/dev/null || true; rm -rf "$DIST"; kill $SERVE_PID 2>/dev/null; kill -CONT $SERVE_PID 2>/dev/null || true' EXIT
+# Every step returns 0 (set -e holds inside the trap too): the exit status stays the script's.
+cleanup() {
+  if [ -n "$SERVE_PID" ]; then kill "$SERVE_PID" 2>/dev/null || true; kill -CONT "$SERVE_PID" 2>/dev/null || true; fi
+  umount "$ROOT/proc" 2>/dev/null || true
+  rm -rf "$DIST"
+}
+trap cleanup EXIT
 (cd "$REPO" && "$FE" pack "$BUNDLE" --out "$DIST" >/dev/null)
 (cd "$REPO" && "$FE" pack "$BUNDLE" --extra onnx --out "$DIST" >/dev/null)
 KIT=$(basename "$DIST"/fashion-edge-*-pi.tar.gz)
