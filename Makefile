@@ -81,7 +81,7 @@ serve-study: install loadgen
 
 # Hot reload under load: 20 reloads (15 good ones alternating the edge bundle and the image-folder example's
 # 64x64 RGB bundle, 3 corrupt, 2 tampered) while wrk keeps 8 connections busy, every answer checked
-# -> artifacts/edge/reload.json (benchmarks/reload_study.py). About two minutes.
+# -> artifacts/edge/reload.json (benchmarks/reload_study.py). About a minute.
 reload-study: install loadgen
 	$(BIN)/python -m fashion_edge.benchmarks.reload_study $(ARTIFACTS)/edge/bundle $(ARTIFACTS)/edge-photos/bundle
 
@@ -120,7 +120,7 @@ install: gl-libs $(VENV)/.deps
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation --force-reinstall .
 
 # Raspberry Pi userland (Debian bookworm arm64 under qemu-user): installs the wheel with [litert] and
-# [onnx] from PyPI inside it and checks predictions against this host. Root; ~10 min the first time.
+# [onnx] from PyPI inside it and checks predictions against this host. Root; about 15 min, more the first time (debootstrap).
 PI_ARTIFACTS := .pi-check
 pi-check: install data $(PI_ARTIFACTS)/edge/model.keras
 	# always re-exported: the bundle must come from this checkout's exporter. A device check, not a model
