@@ -72,9 +72,13 @@ def build(config: ServeConfig) -> Service:
     bundle.entry(config.format)                           # a format the bundle lacks: BundleError now
     backend = choose_backend(config.format, config.backend)   # a backend not installed: MissingExtraError now
     metrics = Metrics()
-    listeners = [lambda model: metrics.serving(model, config.format)]
+
+    def on_model(model) -> None:   # a model starts serving: the metrics' info series and the app's schema follow it
+        metrics.serving(model, config.format)
+        app.state.on_model(model)  # `app` is made below, before any model can load (pool.start comes later)
+
     pool = InferencePool(config.bundle, config.format, backend, config.workers, config.queue, metrics.observe_worker,
-                         on_model=lambda model: [tell(model) for tell in listeners])
+                         on_model=on_model)
     metrics.track(lambda: pool.waiting, lambda: pool.admitted, lambda: 1.0 if pool.ready else 0.0)
     reloader = Reloader(pool, lambda result: metrics.reloads.labels(result).inc())
     root = find_web_root(config.web_root)
@@ -85,7 +89,6 @@ def build(config: ServeConfig) -> Service:
 
         raise UsageError(str(exc)) from None
     app = create_app(config, bundle, pool, reloader, metrics, dict(web))
-    listeners.append(app.state.on_model)
     asgi = BodyLimitGuard(ClassifyLane(app, app.state.classify_route), config.max_body_bytes)
     if config.api_key:
         asgi = ApiKeyGuard(asgi, config.api_key)

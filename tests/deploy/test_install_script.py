@@ -145,6 +145,12 @@ def links(prefix: Path) -> tuple[str, str]:
     return os.readlink(prefix / "current"), os.readlink(prefix / "previous")
 
 
+def served(prefix: Path, pid: int, url: str, health_timeout: str | None = None) -> tuple[str, ...]:
+    """install.sh's options for the release tree at `prefix` and the running service `pid` answering at `url`."""
+    timeout = ("--health-timeout", health_timeout) if health_timeout else ()
+    return ("--prefix", str(prefix), "--service-pid", str(pid), "--url", url, *timeout)
+
+
 def _kit(root: Path, manifest: str = '{"model": "new"}') -> Path:
     """An unpacked kit: installer, unit, KIT.json, an (empty) wheel, a bundle and SHA256SUMS."""
     kit = root / "fashion-edge-tiny-pi-onnx"
@@ -205,8 +211,7 @@ def test_rollback_without_a_previous_release_says_so(tmp_path):
 def test_rollback_succeeds_when_the_service_reloads_the_previous_bundle(prefix, service):
     pid, url = service("follow")
     a, b = links(prefix)[::-1]
-    done = run(INSTALL, "--rollback", "--prefix", str(prefix), "--service-pid", str(pid), "--url", url,
-               "--health-timeout", "10")
+    done = run(INSTALL, "--rollback", *served(prefix, pid, url, "10"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert links(prefix) == (a, b)
     assert healthz(url)["bundle"]["id"] == bundle_id(Path(a)) != bundle_id(Path(b))
@@ -217,8 +222,7 @@ def test_rollback_switches_back_when_the_service_ignores_the_reload(prefix, serv
     pid, url = service("deaf")
     before = links(prefix)
     started = time.monotonic()
-    done = run(INSTALL, "--rollback", "--prefix", str(prefix), "--service-pid", str(pid), "--url", url,
-               "--health-timeout", "3")
+    done = run(INSTALL, "--rollback", *served(prefix, pid, url, "3"))
     assert done.returncode == 1 and "rollback failed" in done.stderr and "did not serve bundle" in done.stderr
     assert links(prefix) == before
     assert healthz(url)["bundle"]["id"] == bundle_id(prefix / "current")
@@ -229,8 +233,7 @@ def test_a_refused_reload_fails_at_once_with_the_services_reason(prefix, service
     pid, url = service("refuse")
     before = links(prefix)
     started = time.monotonic()
-    done = run(INSTALL, "--rollback", "--prefix", str(prefix), "--service-pid", str(pid), "--url", url,
-               "--health-timeout", "60")
+    done = run(INSTALL, "--rollback", *served(prefix, pid, url, "60"))
     assert done.returncode == 1 and "golden self-check failed on int8.onnx" in done.stderr
     assert links(prefix) == before
     assert time.monotonic() - started < 30     # not the 60 s timeout, twice
@@ -241,7 +244,7 @@ def test_service_pid_refuses_a_switch_that_needs_a_restart(prefix, service, tmp_
     (prefix / "previous").unlink()
     _link(prefix, "previous", _release(prefix, "0.7.0-c", version="0.7.0"))
     before = links(prefix)
-    done = run(INSTALL, "--rollback", "--prefix", str(prefix), "--service-pid", str(pid), "--url", url)
+    done = run(INSTALL, "--rollback", *served(prefix, pid, url))
     assert done.returncode == 1 and "fashion-edge 0.8.0 -> 0.7.0" in done.stderr and "restart" in done.stderr
     assert links(prefix) == before and healthz(url)["reload"]["done"] == 0    # never signalled
 
@@ -258,8 +261,7 @@ def test_rollback_without_a_service_only_switches_the_links(prefix):
 def test_upgrade_keeps_two_releases_once_the_service_serves_the_new_bundle(prefix, service, tmp_path, fake_python):
     pid, url = service("follow")
     a, b = links(prefix)[::-1]
-    done = run(_kit(tmp_path) / "install.sh", "--prefix", str(prefix), "--service-pid", str(pid), "--url", url,
-               "--health-timeout", "10", python=fake_python)
+    done = run(_kit(tmp_path) / "install.sh", *served(prefix, pid, url, "10"), python=fake_python)
     assert done.returncode == 0, done.stdout + done.stderr
     current, previous = links(prefix)
     assert previous == b and current not in (a, b) and not Path(a).exists()
@@ -270,8 +272,7 @@ def test_upgrade_keeps_two_releases_once_the_service_serves_the_new_bundle(prefi
 def test_a_failed_upgrade_switches_back_and_removes_the_new_release(prefix, service, tmp_path, fake_python):
     pid, url = service("deaf")
     before = links(prefix)
-    done = run(_kit(tmp_path) / "install.sh", "--prefix", str(prefix), "--service-pid", str(pid), "--url", url,
-               "--health-timeout", "3", python=fake_python)
+    done = run(_kit(tmp_path) / "install.sh", *served(prefix, pid, url, "3"), python=fake_python)
     assert done.returncode == 1 and "not installed" in done.stderr and "switched back" in done.stdout
     assert links(prefix) == before
     assert sorted(p.name for p in (prefix / "releases").iterdir()) == ["0.8.0-a", "0.8.0-b"]
@@ -285,8 +286,7 @@ def test_the_release_the_running_service_executes_is_never_removed(prefix, servi
     (running / "venv" / "bin" / "python").symlink_to(sys.executable)
     pid, url = service("follow", python=str(running / "venv" / "bin" / "python"))
     a = Path(os.readlink(prefix / "previous"))
-    done = run(_kit(tmp_path) / "install.sh", "--prefix", str(prefix), "--service-pid", str(pid), "--url", url,
-               "--health-timeout", "10", python=fake_python)
+    done = run(_kit(tmp_path) / "install.sh", *served(prefix, pid, url, "10"), python=fake_python)
     assert done.returncode == 0, done.stdout + done.stderr
     assert running.is_dir() and "kept 0.8.0-0: the running service executes its code" in done.stdout
     assert not a.exists()
@@ -298,8 +298,7 @@ def test_a_release_of_another_version_running_means_a_restart(prefix, service, t
     (running / "venv" / "bin" / "python").symlink_to(sys.executable)
     pid, url = service("follow", python=str(running / "venv" / "bin" / "python"))
     before = links(prefix)
-    done = run(_kit(tmp_path) / "install.sh", "--prefix", str(prefix), "--service-pid", str(pid), "--url", url,
-               "--health-timeout", "10", python=fake_python)
+    done = run(_kit(tmp_path) / "install.sh", *served(prefix, pid, url, "10"), python=fake_python)
     assert done.returncode == 1 and "fashion-edge 0.7.0 -> 0.8.0" in done.stderr, done.stdout + done.stderr
     assert links(prefix) == before and healthz(url)["reload"]["done"] == 0
 
